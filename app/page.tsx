@@ -1,0 +1,99 @@
+import Link from "next/link";
+import { DemoLogins } from "@/components/demo-logins";
+import { currentPrincipal } from "@/lib/auth/session";
+import { isDemoMode } from "@/lib/config/env";
+
+function demoMode(): boolean {
+  try {
+    return isDemoMode();
+  } catch {
+    return false; // a misconfigured environment fails loudly elsewhere; the hint just stays hidden
+  }
+}
+
+export default async function HomePage({
+  searchParams,
+}: {
+  searchParams: Promise<{ [key: string]: string | string[] | undefined }>;
+}) {
+  const [principal, query] = await Promise.all([currentPrincipal(), searchParams]);
+  const deniedPortal = query.denied === "portal";
+
+  if (!principal) {
+    return (
+      <div className="space-y-10">
+        <section className="max-w-3xl space-y-4">
+          <h1 className="text-4xl font-bold tracking-tight">File your disability claim online</h1>
+          <p className="text-xl text-muted">
+            Upload your claim as a PDF, get a claim number right away, and follow each step until a decision is made.
+          </p>
+          <ol className="list-inside list-decimal space-y-1 text-lg">
+            <li>Sign in with your account.</li>
+            <li>Upload your signed claim form and supporting records as one PDF (up to 25 MB).</li>
+            <li>Check your claim’s status any time — we show every step.</li>
+          </ol>
+          <p className="pt-2">
+            <Link href="/signin" className="btn btn-primary text-lg">
+              Sign in to start
+            </Link>
+          </p>
+        </section>
+        {demoMode() && <DemoLogins />}
+      </div>
+    );
+  }
+
+  if (principal.role === "veteran") {
+    return (
+      <div className="space-y-8">
+        <h1 className="text-4xl font-bold tracking-tight">Welcome, {principal.username}</h1>
+        <section className="card max-w-2xl space-y-3" aria-labelledby="portal-card">
+          <h2 id="portal-card" className="text-2xl font-bold">
+            Your claims
+          </h2>
+          <p className="text-lg">Upload a new claim document, or check the status of a claim you already sent.</p>
+          <p>
+            <Link href="/portal" className="btn btn-primary">
+              Go to my claims
+            </Link>
+          </p>
+        </section>
+      </div>
+    );
+  }
+
+  return (
+    <div className="space-y-8">
+      {deniedPortal && (
+        <div role="alert" className="max-w-3xl rounded-md border-l-8 border-warning bg-warning-lighter p-4">
+          <h2 className="font-bold">The claims portal is for veterans only</h2>
+          <p>
+            You are signed in as <strong>{principal.username}</strong>, an {principal.role} account. Veterans upload
+            and follow their own claims there; operators and administrators work from this page.
+          </p>
+        </div>
+      )}
+      <h1 className="text-4xl font-bold tracking-tight">Control tower</h1>
+      <section className="card max-w-3xl space-y-3" aria-labelledby="board-card">
+        <h2 id="board-card" className="text-2xl font-bold">
+          Service board arrives with the registry
+        </h2>
+        <p>
+          The green / yellow / red board of every registered service, its instances and circuit breakers will live
+          here once the service registry ships. Until then, these read-only endpoints show the system’s state:
+        </p>
+        <ul className="list-inside list-disc space-y-1">
+          <li>
+            <a href="/api/v1/claims">Claims you can see</a> <span className="text-muted">(JSON)</span>
+          </li>
+          <li>
+            <a href="/health">Overall health</a> <span className="text-muted">(JSON)</span>
+          </li>
+          <li>
+            <a href="/.well-known/jwks.json">Token signing keys</a> <span className="text-muted">(JWKS)</span>
+          </li>
+        </ul>
+      </section>
+    </div>
+  );
+}

@@ -1,0 +1,175 @@
+"use client";
+
+import { useQuery } from "@tanstack/react-query";
+import Link from "next/link";
+import { ClaimTimeline } from "./claim-timeline";
+import { CopyButton } from "./copy-button";
+import { formatBytes, formatDateTime } from "./format";
+import { isApiError } from "./queries/api-error";
+import { claimQueries, CLAIM_POLL_MS } from "./queries/claims";
+import { StatusBadge } from "./status-badge";
+
+const riskyFeatureWords: Record<string, string> = {
+  javascript: "JavaScript",
+  js: "JavaScript",
+  embedded_files: "attached files",
+  embeddedfiles: "attached files",
+  launch: "actions that open other programs",
+  open_action: "an action that runs when opened",
+  openaction: "an action that runs when opened",
+  acroform: "fillable form fields",
+  xfa: "XFA forms",
+  richmedia: "embedded media",
+};
+
+function describeFeature(f: string): string {
+  return riskyFeatureWords[f.toLowerCase()] ?? f.replace(/[_-]+/g, " ");
+}
+
+/** One claim: status, timeline (polled every 10 s), and the facts of the stored document. */
+export function ClaimDetail({ claimId }: { claimId: string }) {
+  const query = useQuery(claimQueries.detail(claimId));
+
+  if (query.isPending) {
+    return (
+      <div className="space-y-6">
+        <h1 className="font-mono text-4xl font-bold tracking-tight">{claimId}</h1>
+        <p role="status" className="flex items-center gap-2 text-muted">
+          <span
+            aria-hidden="true"
+            className="inline-block h-4 w-4 animate-spin rounded-full border-2 border-primary border-t-transparent"
+          />
+          Loading your claim…
+        </p>
+      </div>
+    );
+  }
+
+  if (!query.data) {
+    const err = query.error;
+    const notFound = isApiError(err) && err.status === 404;
+    const sessionEnded = isApiError(err) && err.status === 401;
+    return (
+      <div className="space-y-6">
+        <h1 className="font-mono text-4xl font-bold tracking-tight">{claimId}</h1>
+        <div role="alert" className="space-y-3 rounded-md border-l-8 border-error-dark bg-error-lighter p-4">
+          <p className="font-bold">{notFound ? "We couldn’t find this claim." : "We couldn’t load this claim."}</p>
+          <p>
+            {notFound
+              ? `There is no claim ${claimId} on your account. Check the number, or find it in your list of claims.`
+              : sessionEnded
+                ? "Your session has ended. Please sign in again."
+                : (err?.message ?? "Please try again in a moment.")}
+          </p>
+          <p className="flex flex-wrap gap-3">
+            {!notFound && !sessionEnded && (
+              <button type="button" className="btn btn-secondary" onClick={() => void query.refetch()}>
+                Try again
+              </button>
+            )}
+            {sessionEnded ? (
+              <a className="btn btn-primary" href={`/signin?callbackUrl=${encodeURIComponent(`/portal/claims/${claimId}`)}`}>
+                Sign in again
+              </a>
+            ) : (
+              <Link className="btn btn-primary" href="/portal">
+                Go to my claims
+              </Link>
+            )}
+          </p>
+        </div>
+      </div>
+    );
+  }
+
+  const claim = query.data;
+  const doc = claim.document;
+  const risky = doc.riskyFeatures ?? [];
+  // Only ever link to this site (the API sends a relative path).
+  const downloadUrl =
+    doc.url.startsWith("/") && !doc.url.startsWith("//")
+      ? doc.url
+      : `/api/v1/claims/${encodeURIComponent(claim.claim_id)}/document`;
+
+  return (
+    <div className="space-y-8">
+      <header className="space-y-3">
+        <p className="text-muted">Disability claim</p>
+        <div className="flex flex-wrap items-center gap-4">
+          <h1 className="font-mono text-4xl font-bold tracking-tight">{claim.claim_id}</h1>
+          <StatusBadge status={claim.status} />
+        </div>
+        <p className="text-muted">
+          Submitted <time dateTime={claim.createdAt}>{formatDateTime(claim.createdAt)}</time>
+          {claim.updatedAt && claim.updatedAt !== claim.createdAt && (
+            <>
+              {" "}
+              · last updated <time dateTime={claim.updatedAt}>{formatDateTime(claim.updatedAt)}</time>
+            </>
+          )}
+        </p>
+        {query.isRefetchError && (
+          <p role="status" className="text-sm font-semibold text-error-dark">
+            We couldn’t refresh this page just now; the information below may be out of date. We’ll keep trying.
+          </p>
+        )}
+      </header>
+
+      <div className="grid gap-8 lg:grid-cols-[minmax(0,3fr)_minmax(0,2fr)]">
+        <section aria-labelledby="timeline-heading" className="card space-y-5">
+          <div className="space-y-1">
+            <h2 id="timeline-heading" className="text-2xl font-bold">
+              Timeline
+            </h2>
+            <p className="text-sm text-muted">
+              {claim.status === "DECIDED"
+                ? "This claim is complete."
+                : `This page checks for updates every ${CLAIM_POLL_MS / 1000} seconds.`}
+            </p>
+          </div>
+          <ClaimTimeline timeline={claim.timeline} currentStatus={claim.status} labelledBy="timeline-heading" />
+        </section>
+
+        <section aria-labelledby="document-heading" className="card space-y-5">
+          <h2 id="document-heading" className="text-2xl font-bold">
+            Your document
+          </h2>
+          <dl className="space-y-4">
+            <div>
+              <dt className="font-bold">Pages</dt>
+              <dd>{doc.pageCount ?? "—"}</dd>
+            </div>
+            <div>
+              <dt className="font-bold">Size</dt>
+              <dd>
+                {formatBytes(doc.sizeBytes)}{" "}
+                <span className="text-muted">({doc.sizeBytes.toLocaleString()} bytes)</span>
+              </dd>
+            </div>
+            <div>
+              <dt className="font-bold">Fingerprint (SHA-256)</dt>
+              <dd className="space-y-2">
+                <code className="block rounded bg-surface px-2 py-1 font-mono text-sm break-all">{doc.sha256}</code>
+                <CopyButton value={doc.sha256} label="Copy fingerprint" />
+              </dd>
+            </div>
+            <div>
+              <dt className="font-bold">Active content</dt>
+              <dd>
+                {risky.length === 0
+                  ? "None found (no scripts or attached files)."
+                  : `Noted for reviewers: ${risky.map(describeFeature).join(", ")}.`}
+              </dd>
+            </div>
+          </dl>
+          <p>
+            <a href={downloadUrl} download={`${claim.claim_id}.pdf`} className="btn btn-secondary">
+              Download your PDF
+              <span className="sr-only"> ({formatBytes(doc.sizeBytes)})</span>
+            </a>
+          </p>
+        </section>
+      </div>
+    </div>
+  );
+}

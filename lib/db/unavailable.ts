@@ -1,0 +1,23 @@
+/**
+ * Recognises "the database is not there right now" among the errors `pg` (directly or through
+ * Prisma's adapter) can throw, so callers answer 503 + Retry-After instead of a 500.
+ */
+const networkCodes = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN"]);
+// SQLSTATE classes: 08 connection exception, 57P01-03 admin shutdown / crash / cannot connect now,
+// 53300 too many connections.
+const sqlStates = /^(08...|57P0[123]|53300)$/;
+
+export function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
+  if (!err || typeof err !== "object" || depth > 5) return false;
+  const e = err as { code?: unknown; message?: unknown; cause?: unknown; originalCode?: unknown };
+  if (typeof e.code === "string" && (networkCodes.has(e.code) || sqlStates.test(e.code))) return true;
+  if (typeof e.originalCode === "string" && sqlStates.test(e.originalCode)) return true;
+  const msg = typeof e.message === "string" ? e.message : "";
+  if (
+    /Connection terminated|timeout exceeded when trying to connect|connect ECONNREFUSED|the database system is (shutting down|starting up)|terminating connection due to administrator command|Client has encountered a connection error/i.test(
+      msg,
+    )
+  )
+    return true;
+  return isDatabaseUnavailable(e.cause, depth + 1);
+}

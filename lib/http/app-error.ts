@@ -1,0 +1,74 @@
+/**
+ * The one error type of the system: a stable machine `code`, the HTTP status it maps to, and a
+ * user-safe `detail`. Anything else that is thrown becomes a generic 500 (see problem.ts).
+ */
+export const errorCodes = {
+  // 400
+  invalid_request: 400,
+  invalid_json: 400,
+  // 401
+  token_missing: 401,
+  token_malformed: 401,
+  token_expired: 401,
+  token_invalid_signature: 401,
+  token_algorithm_not_allowed: 401,
+  token_claim_invalid: 401,
+  invalid_credentials: 401,
+  // 403
+  role_forbidden: 403,
+  tenant_forbidden: 403,
+  // 404
+  not_found: 404,
+  // 409
+  idempotency_key_in_flight: 409,
+  conflict: 409,
+  // 411
+  length_required: 411,
+  // 413
+  payload_too_large: 413,
+  // 415
+  unsupported_media_type: 415,
+  // 422
+  validation_failed: 422,
+  idempotency_key_mismatch: 422,
+  pdf_empty: 422,
+  pdf_not_pdf: 422,
+  pdf_truncated: 422,
+  pdf_unparseable: 422,
+  pdf_encrypted: 422,
+  pdf_no_pages: 422,
+  pdf_page_too_large: 422,
+  body_incomplete: 400,
+  // 429
+  rate_limited: 429,
+  // 503
+  dependency_unavailable: 503,
+} as const;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly detail: string;
+  readonly headers: Record<string, string>;
+  readonly extra: Record<string, unknown>;
+
+  constructor(
+    code: ErrorCode,
+    detail: string,
+    opts: { headers?: Record<string, string>; extra?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
+    super(detail, { cause: opts.cause });
+    this.name = "AppError";
+    this.code = code;
+    this.status = errorCodes[code];
+    this.detail = detail;
+    this.headers = opts.headers ?? {};
+    this.extra = opts.extra ?? {};
+  }
+}
+
+export function isAppError(e: unknown): e is AppError {
+  return e instanceof AppError;
+}

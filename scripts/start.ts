@@ -1,0 +1,146 @@
+/**
+ * `npm start`: the whole system on one machine.
+ * embedded PostgreSQL (unless DATABASE_URL is set) → migrations → demo data → build if needed →
+ * web (next start) + worker → prints the URL and demo logins. Ctrl-C stops everything.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import pg from "pg";
+import { isDemoMode, loadEnv } from "../lib/config/env";
+import { startEmbedded, type EmbeddedDb } from "../lib/db/embedded";
+import { migrate } from "../lib/db/migrator";
+import { provisionDatabase, roleOf } from "../lib/db/provision";
+import { demoUsers, seedDemo } from "../lib/db/seed-demo";
+import { buildIsStale } from "../lib/system/build-freshness";
+import { loadOrCreateSecrets } from "../lib/system/secrets";
+
+const root = process.cwd();
+const dataDir = path.resolve(process.env.HMS_DATA_DIR ?? ".data");
+const distDir = process.env.HMS_NEXT_DIST_DIR || ".next";
+const say = (m: string) => console.log(`[hms] ${m}`);
+
+process.env.NEXT_TELEMETRY_DISABLED = "1";
+const secrets = await loadOrCreateSecrets(dataDir);
+process.env.NEXTAUTH_SECRET ??= secrets.nextauthSecret;
+
+let embedded: EmbeddedDb | null = null;
+if (!process.env.DATABASE_URL) {
+  const port = Number(process.env.HMS_PG_PORT ?? 54320);
+  say(`starting embedded PostgreSQL on 127.0.0.1:${port} (data in ${path.relative(root, dataDir) || dataDir}/pg)`);
+  embedded = await startEmbedded({
+    dataDir: path.join(dataDir, "pg"),
+    port,
+    superuserPassword: secrets.superuserPassword,
+    log: (m) => say(`postgres: ${m}`),
+  });
+  const urls = await provisionDatabase(embedded.superuserUrl, {
+    database: "hms",
+    owner: { name: "hms_owner", password: secrets.ownerPassword },
+    app: { name: "hms_app", password: secrets.appPassword },
+  });
+  process.env.DATABASE_URL = urls.appUrl;
+  process.env.DATABASE_OWNER_URL = urls.ownerUrl;
+}
+
+const env = loadEnv();
+process.env.NEXTAUTH_URL ??= `http://localhost:${env.PORT}`;
+const ownerUrl = env.DATABASE_OWNER_URL ?? env.DATABASE_URL;
+const appRole = roleOf(env.DATABASE_URL);
+const migrated = await migrate(ownerUrl, {
+  appRole: appRole !== roleOf(ownerUrl) ? appRole : undefined,
+  log: say,
+});
+say(`database ready (${migrated.applied.length} migration(s) applied, ${migrated.skipped.length} already present)`);
+
+const demo = isDemoMode(env);
+process.env.HMS_DEMO = demo ? "1" : "0"; // children (next start runs as production) agree with us
+if (demo) {
+  const db = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
+  await seedDemo(db, env.HMS_DEMO_PASSWORD);
+  await db.end();
+  say("demo data seeded (tenants agency-a, agency-b)");
+}
+
+if (!process.argv.includes("--dev") && buildIsStale(root, distDir)) {
+  say("building the web app (first start or sources changed)…");
+  const r = spawnSync(process.execPath, [path.join(root, "node_modules/next/dist/bin/next"), "build"], {
+    stdio: "inherit",
+    env: process.env,
+  });
+  if (r.status !== 0) {
+    await embedded?.stop();
+    process.exit(r.status ?? 1);
+  }
+}
+
+const children: ChildProcess[] = [];
+let stopping = false;
+function launch(name: string, args: string[]): ChildProcess {
+  const child = spawn(process.execPath, args, { stdio: "inherit", env: process.env });
+  children.push(child);
+  child.on("exit", (code, signal) => {
+    if (!stopping) {
+      say(`${name} exited (${signal ?? code}); stopping everything`);
+      void shutdown(1);
+    }
+  });
+  return child;
+}
+
+const nextBin = path.join(root, "node_modules/next/dist/bin/next");
+launch("web", [nextBin, process.argv.includes("--dev") ? "dev" : "start", "-p", String(env.PORT)]);
+launch("worker", [path.join(root, "node_modules/tsx/dist/cli.mjs"), "lib/worker/main.ts"]);
+
+async function waitForWeb(): Promise<boolean> {
+  for (let i = 0; i < 240; i++) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${env.PORT}/.well-known/jwks.json`);
+      if (r.ok) return true;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return false;
+}
+
+if (await waitForWeb()) {
+  const lines = [
+    "",
+    `HMS-SYS is running: http://localhost:${env.PORT}`,
+    ...(demo
+      ? [
+          `Demo logins (password: ${process.env.HMS_DEMO_PASSWORD ? "$HMS_DEMO_PASSWORD" : env.HMS_DEMO_PASSWORD}):`,
+          ...demoUsers.map((u) => `  ${u.username.padEnd(11)} ${u.role}${u.tenantId ? ` of ${u.tenantId}` : " (all agencies)"}`),
+        ]
+      : []),
+    `API token: curl -s -X POST http://localhost:${env.PORT}/api/v1/auth/token -H 'content-type: application/json' -d '{"username":"vet-a","password":"…"}'`,
+    "Press Ctrl-C to stop.",
+    "",
+  ];
+  console.log(lines.join("\n"));
+} else {
+  say("the web process did not become ready in 120 s");
+  await shutdown(1);
+}
+
+async function shutdown(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  say("stopping…");
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.exitCode !== null || c.signalCode !== null) return resolve();
+          const t = setTimeout(() => c.kill("SIGKILL"), 10_000);
+          c.once("exit", () => (clearTimeout(t), resolve()));
+          c.kill("SIGTERM");
+        }),
+    ),
+  );
+  if (embedded) await embedded.stop().catch(() => {});
+  process.exit(code);
+}
+process.on("SIGINT", () => void shutdown(0));
+process.on("SIGTERM", () => void shutdown(0));
