@@ -16,8 +16,8 @@ export default function ErrorPage({ error, retry }: { error: unknown; retry: () 
     <div role="alert" className="max-w-2xl space-y-4">
       <h1 className="text-4xl font-bold tracking-tight">Something went wrong</h1>
       <p className="text-lg">
-        This page couldn’t be shown. Please try again; if it keeps happening, wait a few minutes and try once more.
-        If you had just uploaded a document, check your list of claims to see whether it arrived.
+        This page couldn’t be shown. Please try again; if it keeps happening, wait a few minutes and try once more. If
+        you had just uploaded a document, check your list of claims to see whether it arrived.
       </p>
       {digest && (
         <p className="text-muted">

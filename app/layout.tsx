@@ -30,8 +30,8 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
           </main>
           <footer className="border-t border-line bg-surface">
             <div className="mx-auto max-w-5xl px-4 py-6 text-sm text-muted sm:px-6">
-              HMS-SYS — claim intake and service management. Questions about your claim? Contact your agency’s
-              claims office.
+              HMS-SYS — claim intake and service management. Questions about your claim? Contact your agency’s claims
+              office.
             </div>
           </footer>
         </Providers>

@@ -68,8 +68,8 @@ export default async function HomePage({
         <div role="alert" className="max-w-3xl rounded-md border-l-8 border-warning bg-warning-lighter p-4">
           <h2 className="font-bold">The claims portal is for veterans only</h2>
           <p>
-            You are signed in as <strong>{principal.username}</strong>, an {principal.role} account. Veterans upload
-            and follow their own claims there; operators and administrators work from this page.
+            You are signed in as <strong>{principal.username}</strong>, an {principal.role} account. Veterans upload and
+            follow their own claims there; operators and administrators work from this page.
           </p>
         </div>
       )}
@@ -79,8 +79,8 @@ export default async function HomePage({
           Service board arrives with the registry
         </h2>
         <p>
-          The green / yellow / red board of every registered service, its instances and circuit breakers will live
-          here once the service registry ships. Until then, these read-only endpoints show the system’s state:
+          The green / yellow / red board of every registered service, its instances and circuit breakers will live here
+          once the service registry ships. Until then, these read-only endpoints show the system’s state:
         </p>
         <ul className="list-inside list-disc space-y-1">
           <li>

@@ -9,17 +9,19 @@ import { isApiError } from "./queries/api-error";
 import { claimQueries, CLAIM_POLL_MS } from "./queries/claims";
 import { StatusBadge } from "./status-badge";
 
+/** Plain words for the feature names intake records (lib/documents/risky-features.ts). */
 const riskyFeatureWords: Record<string, string> = {
+  aa: "automatic actions",
+  embeddedfile: "attached files",
+  gotoe: "links into attached files",
+  gotor: "links to other files",
+  importdata: "a data import action",
   javascript: "JavaScript",
-  js: "JavaScript",
-  embedded_files: "attached files",
-  embeddedfiles: "attached files",
   launch: "actions that open other programs",
-  open_action: "an action that runs when opened",
   openaction: "an action that runs when opened",
-  acroform: "fillable form fields",
-  xfa: "XFA forms",
   richmedia: "embedded media",
+  submitform: "a form that sends data",
+  xfa: "XFA forms",
 };
 
 function describeFeature(f: string): string {
@@ -68,7 +70,10 @@ export function ClaimDetail({ claimId }: { claimId: string }) {
               </button>
             )}
             {sessionEnded ? (
-              <a className="btn btn-primary" href={`/signin?callbackUrl=${encodeURIComponent(`/portal/claims/${claimId}`)}`}>
+              <a
+                className="btn btn-primary"
+                href={`/signin?callbackUrl=${encodeURIComponent(`/portal/claims/${claimId}`)}`}
+              >
                 Sign in again
               </a>
             ) : (

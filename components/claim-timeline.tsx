@@ -26,7 +26,11 @@ const decisionStep: FutureStep = {
 function stepsAhead(current: string): FutureStep[] {
   if (current === "QUEUED") return [reviewStep, decisionStep];
   if (current === "IN_REVIEW") return [decisionStep];
-  if (current === "NEEDS_INFO") return [{ ...reviewStep, label: "Back in review", explanation: "Once we have what we need, review continues." }, decisionStep];
+  if (current === "NEEDS_INFO")
+    return [
+      { ...reviewStep, label: "Back in review", explanation: "Once we have what we need, review continues." },
+      decisionStep,
+    ];
   return [];
 }
 
@@ -53,8 +57,14 @@ export function ClaimTimeline({
         const isCurrent = i === lastIndex;
         const hasNext = i < lastIndex || ahead.length > 0;
         return (
-          <li key={`${entry.status}-${entry.at}-${i}`} aria-current={isCurrent ? "step" : undefined} className="relative flex gap-4 pb-8 last:pb-0">
-            {hasNext && <span aria-hidden="true" className="absolute top-8 left-[15px] h-[calc(100%-2rem)] w-0.5 bg-primary" />}
+          <li
+            key={`${entry.status}-${entry.at}-${i}`}
+            aria-current={isCurrent ? "step" : undefined}
+            className="relative flex gap-4 pb-8 last:pb-0"
+          >
+            {hasNext && (
+              <span aria-hidden="true" className="absolute top-8 left-[15px] h-[calc(100%-2rem)] w-0.5 bg-primary" />
+            )}
             <span
               aria-hidden="true"
               className={`relative z-10 flex h-8 w-8 shrink-0 items-center justify-center rounded-full text-sm font-bold ${
@@ -85,7 +95,9 @@ export function ClaimTimeline({
       })}
       {ahead.map((step, i) => (
         <li key={step.key} className="relative flex gap-4 pb-8 text-muted last:pb-0">
-          {i < ahead.length - 1 && <span aria-hidden="true" className="absolute top-8 left-[15px] h-[calc(100%-2rem)] w-0.5 bg-line" />}
+          {i < ahead.length - 1 && (
+            <span aria-hidden="true" className="absolute top-8 left-[15px] h-[calc(100%-2rem)] w-0.5 bg-line" />
+          )}
           <span
             aria-hidden="true"
             className="relative z-10 flex h-8 w-8 shrink-0 items-center justify-center rounded-full border-2 border-dashed border-muted bg-white"

@@ -34,7 +34,8 @@ export function NavBar({ principal }: { principal: Principal | null }) {
   const [signingOut, setSigningOut] = useState(false);
   const links = linksFor(principal);
 
-  const isCurrent = (href: string) => (href === "/" ? pathname === "/" : pathname === href || pathname.startsWith(`${href}/`));
+  const isCurrent = (href: string) =>
+    href === "/" ? pathname === "/" : pathname === href || pathname.startsWith(`${href}/`);
 
   return (
     <header className="bg-primary-darker text-white">

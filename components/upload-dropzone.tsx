@@ -36,7 +36,8 @@ function precheck(file: File, maxBytes: number): string | null {
 function failureMessage(error: ApiError, retryAfterSeconds: number | null) {
   if (error.status === 0) {
     return {
-      message: "We couldn't reach the server, so your document was not saved. Check your internet connection and try again.",
+      message:
+        "We couldn't reach the server, so your document was not saved. Check your internet connection and try again.",
       retryable: true,
       signInAgain: false,
     };
@@ -250,7 +251,13 @@ export function UploadDropzone({ maxBytes = DEFAULT_MAX_BYTES }: { maxBytes?: nu
             busy ? "cursor-not-allowed" : "cursor-pointer"
           }`}
         >
-          <svg aria-hidden="true" viewBox="0 0 24 24" className="h-12 w-12 text-primary" fill="none" stroke="currentColor">
+          <svg
+            aria-hidden="true"
+            viewBox="0 0 24 24"
+            className="h-12 w-12 text-primary"
+            fill="none"
+            stroke="currentColor"
+          >
             <path
               strokeLinecap="round"
               strokeLinejoin="round"
@@ -260,12 +267,13 @@ export function UploadDropzone({ maxBytes = DEFAULT_MAX_BYTES }: { maxBytes?: nu
           </svg>
           <span className="text-lg">
             <span className="btn btn-primary">Choose a PDF</span>{" "}
-            <span className="mt-2 block sm:mt-0 sm:ml-2 sm:inline">{dragging ? "drop it here" : "or drag it here"}</span>
+            <span className="mt-2 block sm:mt-0 sm:ml-2 sm:inline">
+              {dragging ? "drop it here" : "or drag it here"}
+            </span>
           </span>
         </label>
         <p id={hintId} className="px-6 pb-6 text-center text-muted">
-          One PDF, up to {formatBytes(maxBytes)}. Password-protected PDFs can’t be opened, so remove the password
-          first.
+          One PDF, up to {formatBytes(maxBytes)}. Password-protected PDFs can’t be opened, so remove the password first.
         </p>
       </div>
 

@@ -27,8 +27,8 @@ export default async function PortalPage() {
       <div className="max-w-3xl space-y-3">
         <h1 className="text-4xl font-bold tracking-tight">Your disability claims</h1>
         <p className="text-xl text-muted">
-          Upload your claim as one PDF — your signed claim form together with any supporting records. You’ll get a
-          claim number straight away and can follow every step here.
+          Upload your claim as one PDF — your signed claim form together with any supporting records. You’ll get a claim
+          number straight away and can follow every step here.
         </p>
       </div>
 

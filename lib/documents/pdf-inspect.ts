@@ -20,6 +20,7 @@
  * Risky features (scripts, launch actions, attachments, ...) are recorded, never rejected; see
  * `risky-features.ts` for what is and is not detected.
  */
+import type * as PdfJsModule from "pdfjs-dist/legacy/build/pdf.mjs";
 import { AppError } from "../http/app-error";
 import { scanRiskyNames, sortFeatures, type RiskyFeature } from "./risky-features";
 
@@ -73,8 +74,8 @@ const DETAIL = {
 /** Checks an uploaded PDF (see the top of this file). Does not modify or keep `bytes`. */
 export async function inspectPdf(bytes: Uint8Array, opts: InspectPdfOptions = {}): Promise<PdfReport> {
   const headerVersion = checkEnvelope(bytes);
-  const scanned = scanRiskyNames(bytes);
   const parsed = await parseWithPdfJs(bytes, pageLimits(opts));
+  const scanned = scanRiskyNames(bytes);
   return {
     pageCount: parsed.pageCount,
     maxPageWidthIn: round2(parsed.maxWidthIn),
@@ -115,14 +116,17 @@ function tailHasEofMarker(bytes: Uint8Array): boolean {
 }
 
 function asciiAt(bytes: Uint8Array, start: number, length: number): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset + start, Math.max(0, Math.min(length, bytes.length - start)))
-    .toString("latin1");
+  return Buffer.from(
+    bytes.buffer,
+    bytes.byteOffset + start,
+    Math.max(0, Math.min(length, bytes.length - start)),
+  ).toString("latin1");
 }
 
 // ---------------------------------------------------------------------------------------------
 // pdf.js
 
-type PdfJs = typeof import("pdfjs-dist/legacy/build/pdf.mjs");
+type PdfJs = typeof PdfJsModule;
 type PdfDocument = Awaited<ReturnType<PdfJs["getDocument"]>["promise"]>;
 type PdfPage = Awaited<ReturnType<PdfDocument["getPage"]>>;
 

@@ -109,12 +109,13 @@ function readObjectStream(
   budget: { inflatedBytes: number },
 ): string | null {
   const names = dictionaryNames(text, keywordAt);
-  if (!names.has("ObjStm")) return null;
-  const data = Buffer.from(text.slice(dataStart, dataEnd), "latin1");
+  // Readers find object streams through the xref, not /Type, so also accept the /N + /First shape.
+  if (!names.has("ObjStm") && !(names.has("N") && names.has("First"))) return null;
   const filters = [...names].filter((n) => n.endsWith("Decode") || FILTER_ABBREVIATIONS.has(n) || n === "Crypt");
   if (filters.length === 0) return text.slice(dataStart, dataEnd);
   const flateOnly = filters.every((f) => f === "FlateDecode" || f === "Fl");
   if (!flateOnly || names.has("Predictor")) return null;
+  const data = Buffer.from(text.slice(dataStart, dataEnd), "latin1");
   const inflated = inflateCapped(data, Math.min(MAX_OBJSTM_BYTES, MAX_TOTAL_INFLATED_BYTES - budget.inflatedBytes));
   if (inflated === null) return null;
   budget.inflatedBytes += inflated.length;

@@ -8,14 +8,18 @@ export interface CallOptions {
   path: string;
   token?: string;
   headers?: Record<string, string>;
-  body?: BodyInit | null;
+  body?: BodyInit | Uint8Array | null;
   params?: Record<string, string>;
 }
 
 export async function callRoute(handler: Handler, o: CallOptions): Promise<Response> {
   const headers = new Headers(o.headers);
   if (o.token) headers.set("authorization", `Bearer ${o.token}`);
-  const init: RequestInit & { duplex?: "half" } = { method: o.method ?? "GET", headers, body: o.body ?? null };
+  const init: RequestInit & { duplex?: "half" } = {
+    method: o.method ?? "GET",
+    headers,
+    body: (o.body ?? null) as BodyInit | null,
+  };
   if (o.body instanceof ReadableStream) init.duplex = "half";
   return handler(new Request(`http://localhost${o.path}`, init), { params: Promise.resolve(o.params ?? {}) });
 }

@@ -23,7 +23,10 @@ beforeAll(async () => {
   pdf = await makePdf({ pages: 2 });
 });
 
-async function upload(user: Pick<TestUser, "token"> | null, body: BodyInit | null, headers: Record<string, string> = {}) {
+async function upload(
+  user: Pick<TestUser, "token"> | null,
+  body: BodyInit | Uint8Array | null,
+  headers: Record<string, string> = {}) {
   return callRoute(postClaim, {
     method: "POST",
     path: "/api/v1/claims",
