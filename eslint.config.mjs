@@ -6,9 +6,18 @@ import importPlugin from "eslint-plugin-import";
  * One-way imports (CONVENTIONS.md): lib/ is the framework-free system and never imports app/ or
  * components/; components/ never import server-only code (lib/db and friends).
  */
-export default [
+const config = [
   {
-    ignores: [".next/**", ".next-*/**", "lib/generated/**", "node_modules/**", ".data/**", "test-results/**", "playwright-report/**", "next-env.d.ts"],
+    ignores: [
+      ".next/**",
+      ".next-*/**",
+      "lib/generated/**",
+      "node_modules/**",
+      ".data/**",
+      "test-results/**",
+      "playwright-report/**",
+      "next-env.d.ts",
+    ],
   },
   ...nextVitals,
   ...nextTs,
@@ -31,6 +40,10 @@ export default [
     },
   },
   {
+    files: ["**/*.cjs"],
+    rules: { "@typescript-eslint/no-require-imports": "off" },
+  },
+  {
     files: ["components/**/*.{ts,tsx}"],
     rules: {
       "no-restricted-imports": [
@@ -44,3 +57,5 @@ export default [
     },
   },
 ];
+
+export default config;

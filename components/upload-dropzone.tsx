@@ -16,7 +16,15 @@ type Phase =
   | { kind: "uploading"; file: File; loaded: number; total: number }
   | { kind: "checking"; file: File }
   | { kind: "done"; file: File; claim: ClaimCreated; digest: "match" | "mismatch" | "unknown" | "pending" }
-  | { kind: "failed"; file: File | null; message: string; retryable: boolean; signInAgain: boolean }
+  | {
+      kind: "failed";
+      file: File | null;
+      message: string;
+      retryable: boolean;
+      signInAgain: boolean;
+      /** The server looked at the document and said no (as opposed to: it never got there). */
+      refused: boolean;
+    }
   | { kind: "cancelled"; file: File };
 
 /** Instant feedback before any byte is sent; the server's checks remain the authority. */
@@ -40,6 +48,7 @@ function failureMessage(error: ApiError, retryAfterSeconds: number | null) {
         "We couldn't reach the server, so your document was not saved. Check your internet connection and try again.",
       retryable: true,
       signInAgain: false,
+      refused: false,
     };
   }
   if (error.status === 401) {
@@ -47,6 +56,7 @@ function failureMessage(error: ApiError, retryAfterSeconds: number | null) {
       message: "Your session has ended, so your document was not saved. Sign in again, then upload it.",
       retryable: false,
       signInAgain: true,
+      refused: false,
     };
   }
   if (error.code === "dependency_unavailable" || error.status === 503) {
@@ -54,15 +64,17 @@ function failureMessage(error: ApiError, retryAfterSeconds: number | null) {
       message: "Our system is busy right now and your document was not saved. Please try again in a moment.",
       retryable: true,
       signInAgain: false,
+      refused: false,
     };
   }
   if (error.code === "rate_limited" || error.status === 429) {
     const wait = retryAfterSeconds
       ? ` Please wait ${retryAfterSeconds} second${retryAfterSeconds === 1 ? "" : "s"} and try again.`
       : " Please wait a minute and try again.";
-    return { message: `${error.detail}${wait}`, retryable: true, signInAgain: false };
+    return { message: `${error.detail}${wait}`, retryable: true, signInAgain: false, refused: false };
   }
-  return { message: error.detail, retryable: error.status >= 500, signInAgain: false };
+  const serverFault = error.status >= 500;
+  return { message: error.detail, retryable: serverFault, signInAgain: false, refused: !serverFault };
 }
 
 /**
@@ -88,7 +100,7 @@ export function UploadDropzone({ maxBytes = DEFAULT_MAX_BYTES }: { maxBytes?: nu
     async (file: File, reuseKey: boolean) => {
       const problem = precheck(file, maxBytes);
       if (problem) {
-        setPhase({ kind: "failed", file: null, message: problem, retryable: false, signInAgain: false });
+        setPhase({ kind: "failed", file: null, message: problem, retryable: false, signInAgain: false, refused: true });
         return;
       }
       if (!reuseKey || attemptRef.current?.file !== file) attemptRef.current = { file, key: newIdempotencyKey() };
@@ -132,6 +144,7 @@ export function UploadDropzone({ maxBytes = DEFAULT_MAX_BYTES }: { maxBytes?: nu
           message: "Please add one PDF at a time. Combine your claim form and supporting records into a single PDF.",
           retryable: false,
           signInAgain: false,
+          refused: true,
         });
         return;
       }
@@ -354,7 +367,11 @@ export function UploadDropzone({ maxBytes = DEFAULT_MAX_BYTES }: { maxBytes?: nu
           {phase.kind === "failed" && (
             <div className="rounded-md border-l-8 border-error-dark bg-error-lighter p-4 space-y-3">
               <p className="font-bold">
-                {phase.file ? `We couldn’t accept “${phase.file.name}”.` : "That file can’t be uploaded."}
+                {!phase.file
+                  ? "That file can’t be uploaded."
+                  : phase.refused
+                    ? `We couldn’t accept “${phase.file.name}”.`
+                    : `“${phase.file.name}” was not uploaded.`}
               </p>
               <p>{phase.message}</p>
               {(phase.retryable || phase.signInAgain) && (

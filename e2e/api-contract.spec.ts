@@ -44,7 +44,9 @@ test("curl flow: a token from /api/v1/auth/token uploads a PDF to POST /claims a
 
 test("the JWKS publishes the EC public key that signs tokens", async ({ request }) => {
   const jwks = await (await request.get("/.well-known/jwks.json")).json();
-  const tokenRes = await request.post("/api/v1/auth/token", { data: { username: "operator-a", password: demoPassword } });
+  const tokenRes = await request.post("/api/v1/auth/token", {
+    data: { username: "operator-a", password: demoPassword },
+  });
   const { access_token } = await tokenRes.json();
   const header = JSON.parse(Buffer.from(access_token.split(".")[0], "base64url").toString());
   expect(header.alg).toBe("ES256");
@@ -63,7 +65,10 @@ test("errors are problem+json with a stable code, also for unknown API paths and
   expect(missing.headers()["content-type"]).toBe("application/problem+json");
   expect((await missing.json()).code).toBe("not_found");
 
-  const anon = await request.post("/claims", { headers: { "content-type": "application/pdf" }, data: Buffer.from("%PDF-") });
+  const anon = await request.post("/claims", {
+    headers: { "content-type": "application/pdf" },
+    data: Buffer.from("%PDF-"),
+  });
   expect(anon.status()).toBe(401);
   expect((await anon.json()).code).toBe("token_missing");
 });
@@ -78,8 +83,12 @@ test("the SDK's submitClaim and the CLI both submit a claim and return its id", 
 
   const file = path.join(tmpdir(), `hms-cli-${Date.now()}.pdf`);
   writeFileSync(file, await makePdf({ pages: 2 }));
-  const out = execFileSync(process.execPath, ["scripts/hms-bin.cjs", "submit-claim", "--base-url", baseURL!, "--token", access_token, file], {
-    encoding: "utf8",
-  });
+  const out = execFileSync(
+    process.execPath,
+    ["scripts/hms-bin.cjs", "submit-claim", "--base-url", baseURL!, "--token", access_token, file],
+    {
+      encoding: "utf8",
+    },
+  );
   expect(out.trim()).toMatch(/^CLM-\d+$/);
 });

@@ -15,16 +15,20 @@ const base = `http://127.0.0.1:${port}`;
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 function startServer(): ChildProcess {
-  return spawn(process.execPath, [path.join("node_modules", "next", "dist", "bin", "next"), "start", "-p", String(port)], {
-    env: {
-      ...process.env,
-      DATABASE_URL: appDatabaseUrl(),
-      NEXTAUTH_SECRET: nextauthSecret(),
-      NEXTAUTH_URL: base,
-      HMS_LOG_LEVEL: "silent",
+  return spawn(
+    process.execPath,
+    [path.join("node_modules", "next", "dist", "bin", "next"), "start", "-p", String(port)],
+    {
+      env: {
+        ...process.env,
+        DATABASE_URL: appDatabaseUrl(),
+        NEXTAUTH_SECRET: nextauthSecret(),
+        NEXTAUTH_URL: base,
+        HMS_LOG_LEVEL: "silent",
+      },
+      stdio: "ignore",
     },
-    stdio: "ignore",
-  });
+  );
 }
 
 async function waitUntilUp(): Promise<void> {
@@ -88,7 +92,13 @@ test("a SIGKILL during concurrent uploads loses no acknowledged claim and leaves
           [a.claimId],
         );
         expect(rows, `claim ${a.claimId} acknowledged but missing`).toHaveLength(1);
-        expect(rows[0]).toMatchObject({ status: "QUEUED", sha256: a.sha256, stored_sha: a.sha256, size: a.size, messages: 1 });
+        expect(rows[0]).toMatchObject({
+          status: "QUEUED",
+          sha256: a.sha256,
+          stored_sha: a.sha256,
+          size: a.size,
+          messages: 1,
+        });
       }
       const orphans = await db.query(`
         SELECT (SELECT count(*)::int FROM documents d WHERE NOT EXISTS (SELECT 1 FROM claims c WHERE c.document_id = d.id)) AS documents_without_claim,

@@ -155,7 +155,7 @@ test("the file picker works from the keyboard", async ({ page }) => {
 test("signing in with a wrong password says so and keeps you on the sign-in page", async ({ page }) => {
   await page.goto("/signin");
   await signInThroughForm(page, "vet-a", "not-the-password");
-  await expect(page.getByRole("alert")).toHaveText("Unknown username or wrong password.");
+  await expect(page.getByRole("main").getByRole("alert")).toHaveText("Unknown username or wrong password.");
   await expect(page).toHaveURL(/\/signin/);
   await expect(page.getByLabel("Password")).toHaveAttribute("aria-invalid", "true");
   await expect(page.getByLabel("Password")).toHaveValue("");
@@ -169,7 +169,7 @@ test("an operator who opens the portal is sent home with a 'veterans only' messa
 
   await page.goto("/portal");
   await expect(page).toHaveURL(/\/\?denied=portal$/);
-  await expect(page.getByRole("alert")).toContainText("The claims portal is for veterans only");
+  await expect(page.getByRole("main").getByRole("alert")).toContainText("The claims portal is for veterans only");
   await expect(page.getByRole("region", { name: UPLOAD_REGION })).toHaveCount(0);
 
   await page.goto("/portal/claims/CLM-1");
@@ -193,7 +193,7 @@ test("a veteran cannot open another veteran's claim", async ({ page, browser }) 
     await expect(vetB.getByRole("link", { name: claimId, exact: true })).toHaveCount(0);
 
     await vetB.goto(`/portal/claims/${claimId}`);
-    await expect(vetB.getByRole("alert")).toContainText("We couldn’t find this claim.");
+    await expect(vetB.getByRole("main").getByRole("alert")).toContainText("We couldn’t find this claim.");
     await expect(vetB.getByText(/SHA-256/)).toHaveCount(0);
   } finally {
     await other.close();

@@ -16,9 +16,15 @@ if (!name || !/^[a-z0-9_]+$/.test(name)) {
   process.exit(2);
 }
 const dir = path.join("prisma", "migrations");
-const existing = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+const existing = (await readdir(dir, { withFileTypes: true }))
+  .filter((e) => e.isDirectory())
+  .map((e) => e.name)
+  .sort();
 const last = existing.at(-1);
-const from = last && existsSync(path.join(dir, last, "schema.prisma")) ? ["--from-schema-datamodel", path.join(dir, last, "schema.prisma")] : ["--from-empty"];
+const from =
+  last && existsSync(path.join(dir, last, "schema.prisma"))
+    ? ["--from-schema-datamodel", path.join(dir, last, "schema.prisma")]
+    : ["--from-empty"];
 
 const db = await startEphemeralDatabase({ migrate: false });
 try {

@@ -42,7 +42,11 @@ function need<T>(v: T | undefined, what: string): T {
 try {
   if (values.help || !command) usage(values.help ? 0 : 2);
   if (command === "token") {
-    const t = await getToken({ baseUrl, username: need(values.username, "--username"), password: need(values.password, "--password") });
+    const t = await getToken({
+      baseUrl,
+      username: need(values.username, "--username"),
+      password: need(values.password, "--password"),
+    });
     console.log(t.access_token);
   } else if (command === "submit-claim") {
     const pdf = new Uint8Array(await readFile(need(arg, "FILE.pdf")));
@@ -54,7 +58,13 @@ try {
     });
     console.log(r.claimId);
   } else if (command === "claim") {
-    console.log(JSON.stringify(await getClaim({ baseUrl, token: need(values.token, "--token"), claimId: need(arg, "CLM-n") }), null, 2));
+    console.log(
+      JSON.stringify(
+        await getClaim({ baseUrl, token: need(values.token, "--token"), claimId: need(arg, "CLM-n") }),
+        null,
+        2,
+      ),
+    );
   } else usage(2);
 } catch (err) {
   if (err instanceof HmsApiError) {

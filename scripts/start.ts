@@ -111,7 +111,9 @@ if (await waitForWeb()) {
     ...(demo
       ? [
           `Demo logins (password: ${process.env.HMS_DEMO_PASSWORD ? "$HMS_DEMO_PASSWORD" : env.HMS_DEMO_PASSWORD}):`,
-          ...demoUsers.map((u) => `  ${u.username.padEnd(11)} ${u.role}${u.tenantId ? ` of ${u.tenantId}` : " (all agencies)"}`),
+          ...demoUsers.map(
+            (u) => `  ${u.username.padEnd(11)} ${u.role}${u.tenantId ? ` of ${u.tenantId}` : " (all agencies)"}`,
+          ),
         ]
       : []),
     `API token: curl -s -X POST http://localhost:${env.PORT}/api/v1/auth/token -H 'content-type: application/json' -d '{"username":"vet-a","password":"…"}'`,

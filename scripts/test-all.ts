@@ -33,7 +33,11 @@ function collect(): void {
     const p = path.join(out, f);
     if (!existsSync(p) || counted.has(p)) continue;
     counted.add(p);
-    const j = JSON.parse(readFileSync(p, "utf8")) as { numPassedTests: number; numFailedTests: number; numPendingTests: number };
+    const j = JSON.parse(readFileSync(p, "utf8")) as {
+      numPassedTests: number;
+      numFailedTests: number;
+      numPendingTests: number;
+    };
     passed += j.numPassedTests;
     failed += j.numFailedTests;
     skipped += j.numPendingTests;
@@ -41,7 +45,9 @@ function collect(): void {
   const e2e = path.join(out, "e2e.json");
   if (existsSync(e2e) && !counted.has(e2e)) {
     counted.add(e2e);
-    const j = JSON.parse(readFileSync(e2e, "utf8")) as { stats: { expected: number; unexpected: number; flaky: number; skipped: number } };
+    const j = JSON.parse(readFileSync(e2e, "utf8")) as {
+      stats: { expected: number; unexpected: number; flaky: number; skipped: number };
+    };
     passed += j.stats.expected + j.stats.flaky;
     failed += j.stats.unexpected;
     skipped += j.stats.skipped;
@@ -55,7 +61,9 @@ run("format", npx, ["prettier", "--check", "."]);
 const vitestJson = (f: string) => ["--reporter=default", "--reporter=json", `--outputFile.json=${path.join(out, f)}`];
 run("unit", npx, ["vitest", "run", "--project", "unit", ...vitestJson("unit.json")]);
 run("integration", npx, ["vitest", "run", "--project", "integration", ...vitestJson("integration.json")]);
-run("e2e", npx, ["playwright", "test", "--reporter=list,json"], { PLAYWRIGHT_JSON_OUTPUT_NAME: path.join(out, "e2e.json") });
+run("e2e", npx, ["playwright", "test", "--reporter=list,json"], {
+  PLAYWRIGHT_JSON_OUTPUT_NAME: path.join(out, "e2e.json"),
+});
 collect();
 console.log(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
 process.exit(failed ? 1 : 0);

@@ -34,7 +34,10 @@ function unsigned(header: Record<string, unknown>, payload: Record<string, unkno
 describe("access tokens", () => {
   it("issues an ES256 token with kid, iss, aud, sub, tenant, role and exp that verifies back to the user", async () => {
     const user = await createUser("veteran", "agency-a");
-    const [h, p] = user.token.split(".").slice(0, 2).map((part) => JSON.parse(Buffer.from(part, "base64url").toString()));
+    const [h, p] = user.token
+      .split(".")
+      .slice(0, 2)
+      .map((part) => JSON.parse(Buffer.from(part, "base64url").toString()));
     expect(h).toMatchObject({ alg: "ES256", typ: "JWT" });
     expect(typeof h.kid).toBe("string");
     expect(p).toMatchObject({ iss: s.issuer, aud: s.audience, sub: user.userId, tenant: "agency-a", role: "veteran" });
@@ -60,7 +63,9 @@ describe("access tokens", () => {
 
   it("refuses tokens without exp, or with the wrong iss or aud", async () => {
     const ok = { sub: "u1", iss: s.issuer, aud: s.audience, exp: now() + 300 };
-    expect(await codeOf(verifyAccessToken(await signWithOurKey({ ...ok, exp: undefined })))).toBe("token_claim_invalid");
+    expect(await codeOf(verifyAccessToken(await signWithOurKey({ ...ok, exp: undefined })))).toBe(
+      "token_claim_invalid",
+    );
     expect(await codeOf(verifyAccessToken(await signWithOurKey({ ...ok, iss: "evil" })))).toBe("token_claim_invalid");
     expect(await codeOf(verifyAccessToken(await signWithOurKey({ ...ok, aud: "other-api" })))).toBe(
       "token_claim_invalid",

@@ -48,7 +48,8 @@ export async function verifyAccessToken(token: string, s: TokenSettings = tokenS
     const { payload } = await jwtVerify(
       token,
       async (header: JWTHeaderParameters) => {
-        if (header.alg !== SIGNING_ALG) throw new errors.JOSEAlgNotAllowed(`"alg" (Algorithm) Header Parameter value not allowed`);
+        if (header.alg !== SIGNING_ALG)
+          throw new errors.JOSEAlgNotAllowed(`"alg" (Algorithm) Header Parameter value not allowed`);
         if (typeof header.kid !== "string") throw new errors.JWKSNoMatchingKey();
         const key = await verificationKey(header.kid);
         if (!key) throw new errors.JWKSNoMatchingKey();

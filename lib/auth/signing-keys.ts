@@ -26,7 +26,13 @@ interface KeyCache {
 const globalForKeys = globalThis as unknown as { hmsKeyCache?: KeyCache; hmsKeyLoad?: Promise<KeyCache> };
 
 async function load(): Promise<KeyCache> {
-  const { rows } = await pool().query<{ kid: string; public_jwk: JWK; private_jwk: JWK; created_at: Date; retired_at: Date | null }>(
+  const { rows } = await pool().query<{
+    kid: string;
+    public_jwk: JWK;
+    private_jwk: JWK;
+    created_at: Date;
+    retired_at: Date | null;
+  }>(
     `SELECT kid, public_jwk, private_jwk, created_at, retired_at FROM signing_keys
       WHERE retired_at IS NULL OR retired_at > now() - make_interval(secs => $1)
       ORDER BY created_at DESC`,
@@ -41,7 +47,8 @@ async function load(): Promise<KeyCache> {
       publicKey: await importJWK(r.public_jwk, SIGNING_ALG),
       createdAt: r.created_at,
     });
-    if (!signer && r.retired_at === null) signer = { kid: r.kid, privateKey: await importJWK(r.private_jwk, SIGNING_ALG) };
+    if (!signer && r.retired_at === null)
+      signer = { kid: r.kid, privateKey: await importJWK(r.private_jwk, SIGNING_ALG) };
   }
   return { loadedAt: Date.now(), signer, verifiers };
 }

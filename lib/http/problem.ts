@@ -29,7 +29,12 @@ export interface Problem {
 
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
 
-export function problemBody(status: number, code: string, detail: string, extra: Record<string, unknown> = {}): Problem {
+export function problemBody(
+  status: number,
+  code: string,
+  detail: string,
+  extra: Record<string, unknown> = {},
+): Problem {
   return {
     type: `https://hms-sys.local/problems/${code.replace(/_/g, "-")}`,
     title: titles[status] ?? "Error",

@@ -26,7 +26,10 @@ export interface StoreClaimInput {
  * The claim's single transaction: document + its chunks, claim, first timeline entry, the
  * `claim-review` queue message, the audit event and the idempotency record. All or nothing.
  */
-export async function storeClaim(pool: pg.Pool, input: StoreClaimInput): Promise<{ claimId: string; documentId: string }> {
+export async function storeClaim(
+  pool: pg.Pool,
+  input: StoreClaimInput,
+): Promise<{ claimId: string; documentId: string }> {
   const { principal, body, report } = input;
   return withTransaction(pool, async (tx) => {
     const documentId = randomUUID();
@@ -45,7 +48,9 @@ export async function storeClaim(pool: pg.Pool, input: StoreClaimInput): Promise
         chunk,
       ]);
     }
-    const { rows } = await tx.query<{ n: string }>(`SELECT nextval(pg_get_serial_sequence('claims', 'number'))::text AS n`);
+    const { rows } = await tx.query<{ n: string }>(
+      `SELECT nextval(pg_get_serial_sequence('claims', 'number'))::text AS n`,
+    );
     const number = rows[0]!.n;
     const claimId = `CLM-${number}`;
     await tx.query(
@@ -57,10 +62,12 @@ export async function storeClaim(pool: pg.Pool, input: StoreClaimInput): Promise
       `INSERT INTO claim_events (claim_id, tenant_id, status, note, actor) VALUES ($1, $2, 'QUEUED', $3, $4)`,
       [claimId, principal.tenantId, `Received ${report.pageCount}-page PDF (${body.size} bytes)`, principal.username],
     );
-    await tx.query(
-      `INSERT INTO queue_messages (id, tenant_id, queue, payload) VALUES ($1, $2, $3, $4)`,
-      [randomUUID(), principal.tenantId, CLAIM_REVIEW_QUEUE, { claimId, documentId, sha256 }],
-    );
+    await tx.query(`INSERT INTO queue_messages (id, tenant_id, queue, payload) VALUES ($1, $2, $3, $4)`, [
+      randomUUID(),
+      principal.tenantId,
+      CLAIM_REVIEW_QUEUE,
+      { claimId, documentId, sha256 },
+    ]);
     await appendAudit(
       {
         tenantId: principal.tenantId,
@@ -70,7 +77,13 @@ export async function storeClaim(pool: pg.Pool, input: StoreClaimInput): Promise
         outcome: "success",
         traceId: input.meta.traceId,
         ip: input.meta.ip,
-        data: { documentId, sha256, sizeBytes: body.size, pages: report.pageCount, riskyFeatures: report.riskyFeatures },
+        data: {
+          documentId,
+          sha256,
+          sizeBytes: body.size,
+          pages: report.pageCount,
+          riskyFeatures: report.riskyFeatures,
+        },
       },
       tx,
     );
@@ -78,7 +91,9 @@ export async function storeClaim(pool: pg.Pool, input: StoreClaimInput): Promise
       const { key, lockToken, requestHash } = input.idempotency;
       await completeIdempotent(tx, principal.userId, key, lockToken, requestHash, input.response(claimId));
     }
-    await tx.query(`SELECT pg_notify('hms_queue', $1)`, [JSON.stringify({ tenant: principal.tenantId, queue: CLAIM_REVIEW_QUEUE })]);
+    await tx.query(`SELECT pg_notify('hms_queue', $1)`, [
+      JSON.stringify({ tenant: principal.tenantId, queue: CLAIM_REVIEW_QUEUE }),
+    ]);
     return { claimId, documentId };
   });
 }

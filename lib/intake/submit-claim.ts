@@ -81,7 +81,12 @@ export async function submitClaim(
       idempotency: key && lockToken ? { key, lockToken, requestHash } : null,
       response: (id) => ({ status: 201, body: { claim_id: id, status: "QUEUED" }, headers: headersFor(id) }),
     });
-    return { status: 201, body: { claim_id: claimId, status: "QUEUED" }, headers: headersFor(claimId), replayed: false };
+    return {
+      status: 201,
+      body: { claim_id: claimId, status: "QUEUED" },
+      headers: headersFor(claimId),
+      replayed: false,
+    };
   } catch (err) {
     if (key && lockToken) await releaseIdempotent(p, principal.userId, key, lockToken).catch(() => {});
     throw err;

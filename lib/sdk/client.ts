@@ -93,7 +93,14 @@ export interface ClaimView {
   veteran: string;
   createdAt: string;
   updatedAt: string;
-  document: { sizeBytes: number; sha256: string; pageCount: number; contentType: string; riskyFeatures: string[]; url: string };
+  document: {
+    sizeBytes: number;
+    sha256: string;
+    pageCount: number;
+    contentType: string;
+    riskyFeatures: string[];
+    url: string;
+  };
   timeline: { status: string; at: string; note: string | null; actor: string }[];
 }
 

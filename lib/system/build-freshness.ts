@@ -6,7 +6,15 @@ export function buildIsStale(root: string, distDir: string): boolean {
   const buildId = path.join(root, distDir, "BUILD_ID");
   if (!existsSync(buildId)) return true;
   const builtAt = statSync(buildId).mtimeMs;
-  const roots = ["app", "components", "lib", "next.config.js", "postcss.config.mjs", "package-lock.json", "tsconfig.json"];
+  const roots = [
+    "app",
+    "components",
+    "lib",
+    "next.config.js",
+    "postcss.config.mjs",
+    "package-lock.json",
+    "tsconfig.json",
+  ];
   const skip = new Set(["generated", "node_modules"]);
   const newer = (p: string): boolean => {
     if (!existsSync(p)) return false;

@@ -36,7 +36,11 @@ function expectProblemContentType(res: Response): void {
 }
 
 /** A body that streams `bytes` in `chunk`-sized pieces, optionally pausing before finishing. */
-export function streamOf(bytes: Uint8Array, chunk = 64 * 1024, holdBeforeEnd?: Promise<void>): ReadableStream<Uint8Array> {
+export function streamOf(
+  bytes: Uint8Array,
+  chunk = 64 * 1024,
+  holdBeforeEnd?: Promise<void>,
+): ReadableStream<Uint8Array> {
   let offset = 0;
   return new ReadableStream({
     async pull(c) {

@@ -26,7 +26,8 @@ beforeAll(async () => {
 async function upload(
   user: Pick<TestUser, "token"> | null,
   body: BodyInit | Uint8Array | null,
-  headers: Record<string, string> = {}) {
+  headers: Record<string, string> = {},
+) {
   return callRoute(postClaim, {
     method: "POST",
     path: "/api/v1/claims",
@@ -215,7 +216,11 @@ describe("POST /claims refuses bad input with problem+json and stores nothing", 
     await expectRefused(await upload(a.veteran, garbagePdf()), 422, "pdf_unparseable");
   });
   it("a page larger than 78 × 101 inches → 422 pdf_page_too_large", async () => {
-    await expectRefused(await upload(a.veteran, await makePdf({ widthIn: 79, heightIn: 102 })), 422, "pdf_page_too_large");
+    await expectRefused(
+      await upload(a.veteran, await makePdf({ widthIn: 79, heightIn: 102 })),
+      422,
+      "pdf_page_too_large",
+    );
   });
   it("over the size limit by Content-Length → 413 before reading the body", async () => {
     process.env.HMS_MAX_UPLOAD_BYTES = String(64 * 1024);
@@ -226,7 +231,11 @@ describe("POST /claims refuses bad input with problem+json and stores nothing", 
         c.enqueue(new Uint8Array(1024));
       },
     });
-    await expectRefused(await upload(a.veteran, body, { "content-length": String(10 * 1024 * 1024) }), 413, "payload_too_large");
+    await expectRefused(
+      await upload(a.veteran, body, { "content-length": String(10 * 1024 * 1024) }),
+      413,
+      "payload_too_large",
+    );
     expect(pulled).toBeLessThanOrEqual(1);
   });
   it("over the size limit in a chunked stream without Content-Length → 413, reading no further", async () => {
@@ -268,7 +277,10 @@ describe("POST /claims refuses bad input with problem+json and stores nothing", 
         .setProtectedHeader({ alg, kid })
         .sign(key);
     const other = await generateKeyPair("ES256");
-    const none = [{ alg: "none", kid }, { ...claims, iss: "hms-sys", aud: "hms-sys", exp: now + 300 }]
+    const none = [
+      { alg: "none", kid },
+      { ...claims, iss: "hms-sys", aud: "hms-sys", exp: now + 300 },
+    ]
       .map((o) => base64url.encode(JSON.stringify(o)))
       .join(".");
     const cases: [string, string][] = [

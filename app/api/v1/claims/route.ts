@@ -12,4 +12,6 @@ export const POST = authedRoute({ roles: ["veteran"] }, async ({ req, principal,
   });
 });
 
-export const GET = authedRoute({}, async ({ req, principal }) => json(await listClaims(principal, parseQuery(req, listClaimsQuery))));
+export const GET = authedRoute({}, async ({ req, principal }) =>
+  json(await listClaims(principal, parseQuery(req, listClaimsQuery))),
+);

@@ -4,5 +4,7 @@ import { json, publicRoute } from "@/lib/http/route";
 export const dynamic = "force-dynamic";
 
 export const GET = publicRoute(async () =>
-  json(await publicJwks(), { headers: { "cache-control": "public, max-age=300", "content-type": "application/jwk-set+json" } }),
+  json(await publicJwks(), {
+    headers: { "cache-control": "public, max-age=300", "content-type": "application/jwk-set+json" },
+  }),
 );

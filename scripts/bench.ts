@@ -1,0 +1,26 @@
+/**
+ * `npm run bench [-- <suite>…]`: measures what the issues ask for and prints Markdown tables
+ * (copied into docs/performance.md with the date and machine). Suites: intake.
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import os from "node:os";
+import { benchIntake, formatIntake } from "./bench/intake";
+
+const suites = process.argv.slice(2);
+const want = (s: string) => suites.length === 0 || suites.includes(s);
+const results: Record<string, unknown> = {
+  at: new Date().toISOString(),
+  machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
+};
+console.log(`# HMS-SYS benchmarks — ${results.at}\n\nMachine: ${results.machine}\n`);
+
+if (want("intake")) {
+  const rows = await benchIntake();
+  results.intake = rows;
+  console.log("## Claim intake (POST /claims, embedded PostgreSQL)\n");
+  console.log(formatIntake(rows));
+  console.log();
+}
+
+await mkdir("bench-results", { recursive: true });
+await writeFile(`bench-results/bench-${Date.now()}.json`, JSON.stringify(results, null, 2));
