@@ -147,8 +147,8 @@ export function ClaimDetail({ claimId }: { claimId: string }) {
             <div>
               <dt className="font-bold">Size</dt>
               <dd>
-                {formatBytes(doc.sizeBytes)}{" "}
-                <span className="text-muted">({doc.sizeBytes.toLocaleString()} bytes)</span>
+                {formatBytes(doc.sizeBytes)}
+                {doc.sizeBytes >= 1024 && <span className="text-muted"> ({doc.sizeBytes.toLocaleString()} bytes)</span>}
               </dd>
             </div>
             <div>

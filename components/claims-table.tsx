@@ -59,7 +59,13 @@ export function ClaimsTable({ labelledBy }: { labelledBy?: string }) {
 
   return (
     <div className="space-y-4">
-      <div className="overflow-x-auto rounded-md border border-line">
+      {/* Focusable so keyboard users can scroll the table sideways on narrow screens. */}
+      <div
+        tabIndex={0}
+        role="group"
+        aria-labelledby={labelledBy}
+        className="overflow-x-auto rounded-md border border-line"
+      >
         <table className="w-full border-collapse text-left" aria-labelledby={labelledBy}>
           <thead className="bg-surface">
             <tr>

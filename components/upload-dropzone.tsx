@@ -241,7 +241,7 @@ export function UploadDropzone({ maxBytes = DEFAULT_MAX_BYTES }: { maxBytes?: nu
         onDragOver={onDragOver}
         onDragLeave={onDragLeave}
         onDrop={onDrop}
-        className={`rounded-lg border-2 border-dashed transition-colors ${
+        className={`rounded-lg border-2 border-dashed transition-colors has-[input:focus-visible]:outline-[3px] has-[input:focus-visible]:outline-offset-2 has-[input:focus-visible]:outline-focus has-[input:focus-visible]:outline-solid ${
           dragging ? "border-primary bg-primary-lighter" : "border-muted bg-surface"
         } ${busy ? "opacity-60" : ""}`}
       >
@@ -249,7 +249,7 @@ export function UploadDropzone({ maxBytes = DEFAULT_MAX_BYTES }: { maxBytes?: nu
           id={inputId}
           type="file"
           accept="application/pdf,.pdf"
-          className="peer sr-only"
+          className="sr-only"
           disabled={busy}
           aria-describedby={hintId}
           onKeyDown={onInputKeyDown}
@@ -260,7 +260,7 @@ export function UploadDropzone({ maxBytes = DEFAULT_MAX_BYTES }: { maxBytes?: nu
         />
         <label
           htmlFor={inputId}
-          className={`flex flex-col items-center gap-3 rounded-lg px-6 pt-8 pb-3 text-center peer-focus-visible:outline-[3px] peer-focus-visible:outline-offset-2 peer-focus-visible:outline-focus peer-focus-visible:outline-solid ${
+          className={`flex flex-col items-center gap-3 rounded-lg px-6 pt-8 pb-3 text-center ${
             busy ? "cursor-not-allowed" : "cursor-pointer"
           }`}
         >

@@ -62,7 +62,7 @@ test("a veteran signs in, uploads a claim PDF, finds it in My claims and follows
   expect(claimId).toBeTruthy();
   if (!claimId) return;
   // The 201 answer says QUEUED.
-  await expect(upload.getByText("Queued", { exact: true })).toBeVisible();
+  await expect(upload.getByText(/^Status:/)).toHaveText(/^Status:\s*\W?\s*Queued$/);
 
   // The list refreshes by itself and shows the new claim.
   const row = page.getByRole("table", { name: "My claims" }).getByRole("row").filter({ hasText: claimId });
@@ -116,8 +116,49 @@ test("a file that is not really a PDF gets the server's plain-words message and 
   const alert = upload.getByRole("alert");
   await expect(alert).toContainText("We couldn’t accept “scan.pdf”.");
   await expect(alert).toContainText(problem.detail);
-  await expect(upload.getByRole("status")).toHaveText("");
+  await expect(upload.getByText(/Upload complete/)).toHaveCount(0);
 
+  await page.reload();
+  await expect(table.or(emptyState)).toBeVisible();
+  const rowsAfter = (await table.isVisible()) ? await table.getByRole("row").count() : 0;
+  expect(rowsAfter).toBe(rowsBefore);
+});
+
+test("a large upload shows real progress and can be cancelled, leaving nothing behind", async ({ page }) => {
+  await signInAsVeteran(page);
+  const table = page.getByRole("table", { name: "My claims" });
+  const emptyState = page.getByText("No claims yet — drop your claim PDF above to start.");
+  await expect(table.or(emptyState)).toBeVisible();
+  const rowsBefore = (await table.isVisible()) ? await table.getByRole("row").count() : 0;
+
+  // A slow uplink (Chromium's network emulation), so the upload takes seconds instead of milliseconds.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("Network.enable");
+  await cdp.send("Network.emulateNetworkConditions", {
+    offline: false,
+    latency: 0,
+    downloadThroughput: -1,
+    uploadThroughput: 256 * 1024,
+  });
+
+  const upload = page.getByRole("region", { name: UPLOAD_REGION });
+  const big = await makePdf({ pages: 2, targetBytes: 4 * 1024 * 1024 });
+  await upload.getByLabel(FILE_INPUT).setInputFiles(pdfFile("big-claim.pdf", big));
+  const progress = upload.getByRole("progressbar", { name: "Upload progress" });
+  // Part-way: more than nothing, less than everything.
+  await expect(progress).toHaveAttribute("aria-valuenow", /^([1-9]|[1-8]\d)$/);
+  await expect(upload.getByText(/^\d{1,2}% · [\d.]+ (KB|MB) of [\d.]+ MB sent$/)).toBeVisible();
+
+  await upload.getByRole("button", { name: "Cancel upload" }).click();
+  await expect(upload.getByRole("status")).toHaveText("Upload cancelled. Nothing was saved.");
+  await expect(progress).toBeHidden();
+
+  await cdp.send("Network.emulateNetworkConditions", {
+    offline: false,
+    latency: 0,
+    downloadThroughput: -1,
+    uploadThroughput: -1,
+  });
   await page.reload();
   await expect(table.or(emptyState)).toBeVisible();
   const rowsAfter = (await table.isVisible()) ? await table.getByRole("row").count() : 0;

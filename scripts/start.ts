@@ -7,11 +7,9 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import pg from "pg";
 import { isDemoMode, loadEnv } from "../lib/config/env";
-import { startEmbedded, type EmbeddedDb } from "../lib/db/embedded";
-import { migrate } from "../lib/db/migrator";
-import { provisionDatabase, roleOf } from "../lib/db/provision";
 import { demoUsers, seedDemo } from "../lib/db/seed-demo";
 import { buildIsStale } from "../lib/system/build-freshness";
+import { ensureDatabase, migrateDatabase } from "../lib/system/database-bootstrap";
 import { loadOrCreateSecrets } from "../lib/system/secrets";
 
 const root = process.cwd();
@@ -23,33 +21,10 @@ process.env.NEXT_TELEMETRY_DISABLED = "1";
 const secrets = await loadOrCreateSecrets(dataDir);
 process.env.NEXTAUTH_SECRET ??= secrets.nextauthSecret;
 
-let embedded: EmbeddedDb | null = null;
-if (!process.env.DATABASE_URL) {
-  const port = Number(process.env.HMS_PG_PORT ?? 54320);
-  say(`starting embedded PostgreSQL on 127.0.0.1:${port} (data in ${path.relative(root, dataDir) || dataDir}/pg)`);
-  embedded = await startEmbedded({
-    dataDir: path.join(dataDir, "pg"),
-    port,
-    superuserPassword: secrets.superuserPassword,
-    log: (m) => say(`postgres: ${m}`),
-  });
-  const urls = await provisionDatabase(embedded.superuserUrl, {
-    database: "hms",
-    owner: { name: "hms_owner", password: secrets.ownerPassword },
-    app: { name: "hms_app", password: secrets.appPassword },
-  });
-  process.env.DATABASE_URL = urls.appUrl;
-  process.env.DATABASE_OWNER_URL = urls.ownerUrl;
-}
-
+const embedded = await ensureDatabase({ dataDir, secrets, log: say });
 const env = loadEnv();
 process.env.NEXTAUTH_URL ??= `http://localhost:${env.PORT}`;
-const ownerUrl = env.DATABASE_OWNER_URL ?? env.DATABASE_URL;
-const appRole = roleOf(env.DATABASE_URL);
-const migrated = await migrate(ownerUrl, {
-  appRole: appRole !== roleOf(ownerUrl) ? appRole : undefined,
-  log: say,
-});
+const migrated = await migrateDatabase(say);
 say(`database ready (${migrated.applied.length} migration(s) applied, ${migrated.skipped.length} already present)`);
 
 const demo = isDemoMode(env);

