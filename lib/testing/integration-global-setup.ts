@@ -8,6 +8,7 @@ declare module "vitest" {
   export interface ProvidedContext {
     databaseUrl: string;
     ownerDatabaseUrl: string;
+    superuserDatabaseUrl: string;
     nextauthSecret: string;
   }
 }
@@ -20,6 +21,7 @@ export default async function setup(project: TestProject) {
   await p.end();
   project.provide("databaseUrl", db.appUrl);
   project.provide("ownerDatabaseUrl", db.ownerUrl);
+  project.provide("superuserDatabaseUrl", db.superuserUrl);
   project.provide("nextauthSecret", randomBytes(32).toString("hex"));
   return async () => {
     await db.stop();
