@@ -1,13 +1,21 @@
 import Link from "next/link";
 import { DemoLogins } from "@/components/demo-logins";
 import { currentPrincipal } from "@/lib/auth/session";
-import { isDemoMode } from "@/lib/config/env";
+import { demoModeInThisProcess, setting } from "@/lib/config/env";
 
 function demoMode(): boolean {
   try {
-    return isDemoMode();
+    return demoModeInThisProcess();
   } catch {
     return false; // a misconfigured environment fails loudly elsewhere; the hint just stays hidden
+  }
+}
+
+function maxUploadMb(): number {
+  try {
+    return Math.floor(setting("HMS_MAX_UPLOAD_BYTES") / (1024 * 1024));
+  } catch {
+    return 25;
   }
 }
 
@@ -29,7 +37,7 @@ export default async function HomePage({
           </p>
           <ol className="list-inside list-decimal space-y-1 text-lg">
             <li>Sign in with your account.</li>
-            <li>Upload your signed claim form and supporting records as one PDF (up to 25 MB).</li>
+            <li>Upload your signed claim form and supporting records as one PDF (up to {maxUploadMb()} MB).</li>
             <li>Check your claim’s status any time — we show every step.</li>
           </ol>
           <p className="pt-2">
@@ -84,10 +92,8 @@ export default async function HomePage({
         </p>
         <ul className="list-inside list-disc space-y-1">
           <li>
+            {/* eslint-disable-next-line @next/next/no-html-link-for-pages -- a JSON route handler, not a page */}
             <a href="/api/v1/claims">Claims you can see</a> <span className="text-muted">(JSON)</span>
-          </li>
-          <li>
-            <a href="/health">Overall health</a> <span className="text-muted">(JSON)</span>
           </li>
           <li>
             <a href="/.well-known/jwks.json">Token signing keys</a> <span className="text-muted">(JWKS)</span>

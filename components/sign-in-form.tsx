@@ -51,7 +51,8 @@ export function SignInForm({ callbackUrl, initialError }: { callbackUrl: string;
         return;
       }
       setFormError(
-        res?.error === "CredentialsSignin" || res?.status === 401
+        // next-auth reports a refused password as "CredentialsSignin"; an outage as another code.
+        res?.error === "CredentialsSignin"
           ? "Unknown username or wrong password."
           : "Sign-in is not available right now. Please try again in a moment.",
       );

@@ -88,7 +88,6 @@ export function UploadDropzone({ maxBytes = DEFAULT_MAX_BYTES }: { maxBytes?: nu
   const queryClient = useQueryClient();
   const [phase, setPhase] = useState<Phase>({ kind: "idle" });
   const [dragging, setDragging] = useState(false);
-  const dragDepth = useRef(0);
   const zoneRef = useRef<HTMLDivElement>(null);
   const uploadRef = useRef<UploadHandle | null>(null);
   /** One Idempotency-Key per file chosen; "Try again" reuses it so a lost 201 is never a second claim. */
@@ -174,6 +173,7 @@ export function UploadDropzone({ maxBytes = DEFAULT_MAX_BYTES }: { maxBytes?: nu
     const outside = (e: globalThis.DragEvent) => !zoneRef.current?.contains(e.target as Node);
     const onDragOver = (e: globalThis.DragEvent) => {
       if (!outside(e)) return;
+      setDragging(false); // also the fallback should a "dragleave" have gone missing
       e.preventDefault();
       if (e.dataTransfer) e.dataTransfer.dropEffect = "none";
     };
@@ -190,20 +190,18 @@ export function UploadDropzone({ maxBytes = DEFAULT_MAX_BYTES }: { maxBytes?: nu
 
   const onDragEnter = (e: DragEvent<HTMLDivElement>) => {
     e.preventDefault();
-    dragDepth.current += 1;
     if (!busy) setDragging(true);
   };
   const onDragOver = (e: DragEvent<HTMLDivElement>) => {
     e.preventDefault();
     e.dataTransfer.dropEffect = busy ? "none" : "copy";
   };
-  const onDragLeave = () => {
-    dragDepth.current = Math.max(0, dragDepth.current - 1);
-    if (dragDepth.current === 0) setDragging(false);
+  const onDragLeave = (e: DragEvent<HTMLDivElement>) => {
+    // Moving between the zone's own children fires dragleave too; only leaving the zone counts.
+    if (!e.currentTarget.contains(e.relatedTarget as Node | null)) setDragging(false);
   };
   const onDrop = (e: DragEvent<HTMLDivElement>) => {
     e.preventDefault();
-    dragDepth.current = 0;
     setDragging(false);
     if (!busy) choose(e.dataTransfer.files);
   };
@@ -278,12 +276,14 @@ export function UploadDropzone({ maxBytes = DEFAULT_MAX_BYTES }: { maxBytes?: nu
               d="M12 16V4m0 0-4 4m4-4 4 4M4 16v2a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2v-2"
             />
           </svg>
-          <span className="text-lg">
-            <span className="btn btn-primary">Choose a PDF</span>{" "}
-            <span className="mt-2 block sm:mt-0 sm:ml-2 sm:inline">
-              {dragging ? "drop it here" : "or drag it here"}
+          {dragging ? (
+            <span className="py-2.5 text-lg font-bold text-primary-dark">Drop your PDF to upload it</span>
+          ) : (
+            <span className="text-lg">
+              <span className="btn btn-primary">Choose a PDF</span>{" "}
+              <span className="mt-2 block sm:mt-0 sm:ml-2 sm:inline">or drag it here</span>
             </span>
-          </span>
+          )}
         </label>
         <p id={hintId} className="px-6 pb-6 text-center text-muted">
           One PDF, up to {formatBytes(maxBytes)}. Password-protected PDFs can’t be opened, so remove the password first.

@@ -19,7 +19,14 @@ const say = (m: string) => console.log(`[hms] ${m}`);
 
 process.env.NEXT_TELEMETRY_DISABLED = "1";
 const secrets = await loadOrCreateSecrets(dataDir);
-process.env.NEXTAUTH_SECRET ??= secrets.nextauthSecret;
+if (!process.env.NEXTAUTH_SECRET) {
+  if (process.env.DATABASE_URL) {
+    say(
+      "warning: NEXTAUTH_SECRET is not set; using this host's own (.data/secrets.json). Every web replica needs the same one.",
+    );
+  }
+  process.env.NEXTAUTH_SECRET = secrets.nextauthSecret;
+}
 
 const embedded = await ensureDatabase({ dataDir, secrets, log: say });
 const env = loadEnv();
@@ -27,7 +34,7 @@ process.env.NEXTAUTH_URL ??= `http://localhost:${env.PORT}`;
 const migrated = await migrateDatabase(say);
 say(`database ready (${migrated.applied.length} migration(s) applied, ${migrated.skipped.length} already present)`);
 
-const demo = isDemoMode(env);
+const demo = isDemoMode(env, { embeddedDatabase: embedded !== null });
 process.env.HMS_DEMO = demo ? "1" : "0"; // children (next start runs as production) agree with us
 if (demo) {
   const db = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });

@@ -4,13 +4,13 @@ import { DemoLogins } from "@/components/demo-logins";
 import { safeCallbackUrl } from "@/components/safe-callback-url";
 import { SignInForm } from "@/components/sign-in-form";
 import { currentPrincipal } from "@/lib/auth/session";
-import { isDemoMode } from "@/lib/config/env";
+import { demoModeInThisProcess } from "@/lib/config/env";
 
 export const metadata: Metadata = { title: "Sign in" };
 
 function demoMode(): boolean {
   try {
-    return isDemoMode();
+    return demoModeInThisProcess();
   } catch {
     return false;
   }

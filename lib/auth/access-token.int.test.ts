@@ -3,7 +3,13 @@ import { describe, expect, it } from "vitest";
 import { AppError } from "../http/app-error";
 import { createUser } from "../testing/fixtures";
 import { issueAccessToken, tokenSettings, verifyAccessToken } from "./access-token";
-import { currentSigner, publicJwks, rotateSigningKey } from "./signing-keys";
+import { pool } from "../db/pool";
+import { currentSigner, publicJwks, reloadSigningKeys, revokeSigningKey, rotateSigningKey } from "./signing-keys";
+
+async function currentSignerFresh() {
+  await reloadSigningKeys();
+  return currentSigner();
+}
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
   try {
@@ -114,14 +120,35 @@ describe("access tokens", () => {
     );
   });
 
-  it("keeps accepting tokens signed before a key rotation and signs new ones with the new key", async () => {
+  it("rotates in two phases: the new key is published at once and signs only once validators could fetch it", async () => {
     const user = await createUser("operator", "agency-a");
+    const kidOf = (t: string) => JSON.parse(Buffer.from(t.split(".")[0]!, "base64url").toString()).kid;
     const before = user.token;
-    const newKid = await rotateSigningKey();
+    const { kid: newKid } = await rotateSigningKey();
+    expect((await publicJwks()).keys.map((k) => k.kid)).toEqual(expect.arrayContaining([newKid, kidOf(before)]));
+    const during = await issueAccessToken(user);
+    expect(kidOf(during)).toBe(kidOf(before)); // the old key still signs during the publish window
+
+    // Let the publish window pass (as the clock would), then the new key signs.
+    await pool().query(
+      `UPDATE signing_keys SET created_at = created_at - interval '10 minutes',
+              retired_at = CASE WHEN retired_at IS NOT NULL THEN retired_at - interval '10 minutes' END`,
+    );
+    await publicJwks();
+    const { kid: signingNow } = await currentSignerFresh();
+    expect(signingNow).toBe(newKid);
     const after = await issueAccessToken(user);
-    expect(JSON.parse(Buffer.from(after.split(".")[0]!, "base64url").toString()).kid).toBe(newKid);
-    await expect(verifyAccessToken(before)).resolves.toMatchObject({ userId: user.userId });
-    await expect(verifyAccessToken(after)).resolves.toMatchObject({ userId: user.userId });
-    expect((await publicJwks()).keys.length).toBeGreaterThanOrEqual(2);
+    expect(kidOf(after)).toBe(newKid);
+    for (const t of [before, during, after])
+      await expect(verifyAccessToken(t)).resolves.toMatchObject({ userId: user.userId });
+  });
+
+  it("revoking a key makes every token it signed fail at once", async () => {
+    const user = await createUser("veteran", "agency-a");
+    const kid = JSON.parse(Buffer.from(user.token.split(".")[0]!, "base64url").toString()).kid;
+    expect(await revokeSigningKey(kid)).toBe(true);
+    expect(await codeOf(verifyAccessToken(user.token))).toBe("token_invalid_signature");
+    const fresh = await issueAccessToken(user); // a remaining (or newly made) key signs
+    await expect(verifyAccessToken(fresh)).resolves.toMatchObject({ userId: user.userId });
   });
 });

@@ -1,6 +1,6 @@
 import { errors, jwtVerify, SignJWT, type JWTHeaderParameters } from "jose";
 import { randomUUID } from "node:crypto";
-import { envSchema } from "../config/env";
+import { setting } from "../config/env";
 import { AppError } from "../http/app-error";
 import { roleSchema, type Principal } from "./principal";
 import { currentSigner, SIGNING_ALG, verificationKey } from "./signing-keys";
@@ -12,11 +12,10 @@ export interface TokenSettings {
 }
 
 export function tokenSettings(): TokenSettings {
-  const f = envSchema.shape;
   return {
-    issuer: f.HMS_JWT_ISSUER.parse(process.env.HMS_JWT_ISSUER),
-    audience: f.HMS_JWT_AUDIENCE.parse(process.env.HMS_JWT_AUDIENCE),
-    ttlSeconds: f.HMS_TOKEN_TTL_SECONDS.parse(process.env.HMS_TOKEN_TTL_SECONDS),
+    issuer: setting("HMS_JWT_ISSUER"),
+    audience: setting("HMS_JWT_AUDIENCE"),
+    ttlSeconds: setting("HMS_TOKEN_TTL_SECONDS"),
   };
 }
 

@@ -2,8 +2,12 @@ import type { NextAuthOptions } from "next-auth";
 import CredentialsProvider from "next-auth/providers/credentials";
 import { z } from "zod";
 import { appendAudit } from "../audit/append";
+import { AppError } from "../http/app-error";
 import { authenticate } from "./credentials";
 import { roleSchema, type Principal } from "./principal";
+
+/** The `error` next-auth reports to the sign-in form when the database is unreachable. */
+export const SIGN_IN_UNAVAILABLE = "unavailable";
 
 const credentialsInput = z.object({ username: z.string().min(1).max(200), password: z.string().min(1).max(500) });
 
@@ -26,7 +30,9 @@ export const authOptions: NextAuthOptions = {
           const p = await authenticate(parsed.data.username, parsed.data.password);
           await appendAudit({ tenantId: p.tenantId, actor: p.username, action: "auth.login", outcome: "success" });
           return { id: p.userId, name: p.username, role: p.role, tenantId: p.tenantId };
-        } catch {
+        } catch (err) {
+          // An outage is not a wrong password: the form shows "try again shortly" for this code.
+          if (!(err instanceof AppError && err.code === "invalid_credentials")) throw new Error(SIGN_IN_UNAVAILABLE);
           await appendAudit({
             tenantId: null,
             actor: parsed.data.username,

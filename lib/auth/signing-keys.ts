@@ -3,12 +3,17 @@ import { pool } from "../db/pool";
 
 /**
  * ES256 signing keys, generated on first use and stored in PostgreSQL so every web replica signs
- * and verifies with the same set. Rotation-ready: the newest unretired key signs; every key that
- * is unretired, or retired for less than the longest token lifetime, stays in the JWKS.
+ * and verifies with the same set. Rotation is two-phase, so validators that cache our JWKS never
+ * see a token signed by a key they have not fetched yet:
+ *  - a new key is published at once but signs only after JWKS_MAX_AGE_SECONDS;
+ *  - the keys it replaces sign until then (retired_at = that moment), and stay published for
+ *    the longest token lifetime after, so tokens they signed keep validating;
+ *  - a compromised key is revoked by deleting it: its tokens fail at once.
  */
 export const SIGNING_ALG = "ES256";
+export const JWKS_MAX_AGE_SECONDS = 300;
 const CACHE_MS = 60_000;
-const RETIRED_GRACE_SECONDS = 24 * 60 * 60;
+const RETIRED_GRACE_SECONDS = 24 * 60 * 60; // ≥ the longest token lifetime HMS_TOKEN_TTL_SECONDS allows
 
 interface LoadedKey {
   kid: string;
@@ -31,15 +36,18 @@ async function load(): Promise<KeyCache> {
     public_jwk: JWK;
     private_jwk: JWK;
     created_at: Date;
-    retired_at: Date | null;
+    may_sign: boolean;
+    mature: boolean;
   }>(
-    `SELECT kid, public_jwk, private_jwk, created_at, retired_at FROM signing_keys
+    `SELECT kid, public_jwk, private_jwk, created_at,
+            (retired_at IS NULL OR retired_at > now()) AS may_sign,
+            created_at <= now() - make_interval(secs => $2) AS mature
+       FROM signing_keys
       WHERE retired_at IS NULL OR retired_at > now() - make_interval(secs => $1)
       ORDER BY created_at DESC`,
-    [RETIRED_GRACE_SECONDS],
+    [RETIRED_GRACE_SECONDS, JWKS_MAX_AGE_SECONDS],
   );
   const verifiers = new Map<string, LoadedKey>();
-  let signer: KeyCache["signer"] = null;
   for (const r of rows) {
     verifiers.set(r.kid, {
       kid: r.kid,
@@ -47,9 +55,11 @@ async function load(): Promise<KeyCache> {
       publicKey: await importJWK(r.public_jwk, SIGNING_ALG),
       createdAt: r.created_at,
     });
-    if (!signer && r.retired_at === null)
-      signer = { kid: r.kid, privateKey: await importJWK(r.private_jwk, SIGNING_ALG) };
   }
+  // The newest key that has been published long enough signs; on first start, the only key.
+  const candidates = rows.filter((r) => r.may_sign);
+  const chosen = candidates.find((r) => r.mature) ?? candidates.at(-1);
+  const signer = chosen ? { kid: chosen.kid, privateKey: await importJWK(chosen.private_jwk, SIGNING_ALG) } : null;
   return { loadedAt: Date.now(), signer, verifiers };
 }
 
@@ -75,12 +85,26 @@ export async function createSigningKey(): Promise<string> {
   return kid;
 }
 
-/** Rotation: a new key signs from now on; older ones are retired (still published for a day). */
-export async function rotateSigningKey(): Promise<string> {
+/**
+ * Rotation: the new key is published now and signs from JWKS_MAX_AGE_SECONDS on; the keys it
+ * replaces sign until then and stay published for a day after.
+ */
+export async function rotateSigningKey(): Promise<{ kid: string; signsFrom: Date }> {
   const kid = await createSigningKey();
-  await pool().query(`UPDATE signing_keys SET retired_at = now() WHERE kid <> $1 AND retired_at IS NULL`, [kid]);
+  await pool().query(
+    `UPDATE signing_keys SET retired_at = now() + make_interval(secs => $2)
+      WHERE kid <> $1 AND (retired_at IS NULL OR retired_at > now() + make_interval(secs => $2))`,
+    [kid, JWKS_MAX_AGE_SECONDS],
+  );
   await keys(true);
-  return kid;
+  return { kid, signsFrom: new Date(Date.now() + JWKS_MAX_AGE_SECONDS * 1000) };
+}
+
+/** Revocation of a compromised key: deleted, so every token it signed fails from now on. */
+export async function revokeSigningKey(kid: string): Promise<boolean> {
+  const r = await pool().query(`DELETE FROM signing_keys WHERE kid = $1`, [kid]);
+  await keys(true);
+  return r.rowCount === 1;
 }
 
 /** The key that signs new tokens; generated on first start (once, across replicas). */
@@ -120,4 +144,9 @@ export async function publicJwks(): Promise<{ keys: JWK[] }> {
     k = await keys();
   }
   return { keys: [...k.verifiers.values()].map((v) => v.publicJwk) };
+}
+
+/** Drops the 60 s cache (tests; a replica otherwise picks changes up within a minute). */
+export async function reloadSigningKeys(): Promise<void> {
+  await keys(true);
 }

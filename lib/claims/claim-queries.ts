@@ -30,8 +30,10 @@ function notFound(): AppError {
 }
 
 export async function listClaims(p: Principal, q: ListClaimsQuery) {
+  const scope = claimScope(p);
+  if (!scope) return { items: [], nextCursor: null };
   const rows = await db().claim.findMany({
-    where: { ...claimScope(p), ...(q.cursor ? { number: { lt: BigInt(q.cursor) } } : {}) },
+    where: { ...scope, ...(q.cursor ? { number: { lt: BigInt(q.cursor) } } : {}) },
     orderBy: { number: "desc" },
     take: q.limit + 1,
     select: summarySelect,
@@ -49,10 +51,16 @@ export async function listClaims(p: Principal, q: ListClaimsQuery) {
   };
 }
 
+/** The scope for one claim id, or "not found" when the id is malformed or the caller sees no claims. */
+function scopeFor(p: Principal, id: string) {
+  const scope = claimScope(p);
+  if (!scope || !claimIdSchema.safeParse(id).success) throw notFound();
+  return { id, ...scope };
+}
+
 export async function getClaim(p: Principal, id: string) {
-  if (!claimIdSchema.safeParse(id).success) throw notFound();
   const c = await db().claim.findFirst({
-    where: { id, ...claimScope(p) },
+    where: scopeFor(p, id),
     select: {
       ...summarySelect,
       tenantId: true,
@@ -85,9 +93,8 @@ export async function getClaim(p: Principal, id: string) {
  * The stored PDF as a stream, one chunk per query, so a download never holds the whole file.
  */
 export async function openClaimDocument(p: Principal, id: string) {
-  if (!claimIdSchema.safeParse(id).success) throw notFound();
   const c = await db().claim.findFirst({
-    where: { id, ...claimScope(p) },
+    where: scopeFor(p, id),
     select: { document: { select: { id: true, sizeBytes: true, sha256: true, contentType: true } } },
   });
   if (!c) throw notFound();

@@ -25,6 +25,8 @@ export const envSchema = z.object({
     .max(100 * MB, "HMS_MAX_UPLOAD_BYTES may be at most 100 MB")
     .default(25 * MB),
   HMS_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  NEXTAUTH_SECRET: z.string().min(32, "NEXTAUTH_SECRET must be at least 32 characters").optional(),
+  HMS_WORKER_ID: z.string().min(1).max(100).optional(),
   HMS_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -32,7 +34,7 @@ export type Env = z.infer<typeof envSchema>;
 
 let cached: Env | undefined;
 
-export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
+export function loadEnv(source: Record<string, string | undefined> = process.env): Env {
   const parsed = envSchema.safeParse(source);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
@@ -47,8 +49,27 @@ export function env(): Env {
   return cached;
 }
 
-/** Demo mode: on by default, off in production unless HMS_DEMO=1. */
-export function isDemoMode(e: Env = env()): boolean {
+/**
+ * Demo mode (ARCHITECTURE.md §5): HMS_DEMO decides when set; otherwise on with the embedded
+ * database outside production, and off against an external DATABASE_URL, so demo users are never
+ * seeded into a real database by accident.
+ */
+export function isDemoMode(e: Env, opts: { embeddedDatabase: boolean }): boolean {
   if (e.HMS_DEMO !== undefined) return e.HMS_DEMO;
-  return e.NODE_ENV !== "production";
+  return opts.embeddedDatabase && e.NODE_ENV !== "production";
+}
+
+/**
+ * One setting read at request time (so tests and operators may change it). A bad value is an
+ * operator's mistake, not the client's: it surfaces as a logged 500, never as a 4xx.
+ */
+export function setting<K extends keyof typeof envSchema.shape>(key: K): Env[K] {
+  const r = envSchema.shape[key].safeParse(process.env[key]);
+  if (!r.success) throw new Error(`Invalid ${key}: ${r.error.issues.map((i) => i.message).join("; ")}`);
+  return r.data as Env[K];
+}
+
+/** In the web and worker processes: `npm start` decided demo mode and exported HMS_DEMO=1/0. */
+export function demoModeInThisProcess(): boolean {
+  return setting("HMS_DEMO") ?? false;
 }

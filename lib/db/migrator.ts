@@ -97,4 +97,6 @@ export async function grantAppRole(client: pg.Client, role: string): Promise<voi
   await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${r}`);
   await client.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${r}`);
   await client.query(`REVOKE ALL ON TABLE "_prisma_migrations" FROM ${r}`);
+  // The audit trail is append-only for the app: it may add events, never change or remove them.
+  await client.query(`REVOKE UPDATE, DELETE, TRUNCATE ON TABLE audit_events FROM ${r}`);
 }

@@ -1,4 +1,5 @@
 import pg from "pg";
+import { setting } from "../config/env";
 
 // bigint/int8 → JS string is pg's default; we keep it (ids never lose precision).
 const globalForPool = globalThis as unknown as { hmsPool?: pg.Pool };
@@ -22,7 +23,7 @@ export function pool(): pg.Pool {
   if (!globalForPool.hmsPool) {
     const url = process.env.DATABASE_URL;
     if (!url) throw new Error("DATABASE_URL is not set");
-    globalForPool.hmsPool = createPool(url, Number(process.env.HMS_DB_POOL_SIZE ?? 10));
+    globalForPool.hmsPool = createPool(url, setting("HMS_DB_POOL_SIZE"));
   }
   return globalForPool.hmsPool;
 }

@@ -1,11 +1,13 @@
 /**
  * The one error type of the system: a stable machine `code`, the HTTP status it maps to, and a
- * user-safe `detail`. Anything else that is thrown becomes a generic 500 (see problem.ts).
+ * user-safe `detail`. Anything else that is thrown becomes 503 `dependency_unavailable` (database
+ * down) or a generic 500 `internal_error` with a correlation id (see problem.ts).
  */
 export const errorCodes = {
   // 400
   invalid_request: 400,
   invalid_json: 400,
+  body_incomplete: 400,
   // 401
   token_missing: 401,
   token_malformed: 401,
@@ -21,9 +23,6 @@ export const errorCodes = {
   not_found: 404,
   // 409
   idempotency_key_in_flight: 409,
-  conflict: 409,
-  // 411
-  length_required: 411,
   // 413
   payload_too_large: 413,
   // 415
@@ -38,7 +37,6 @@ export const errorCodes = {
   pdf_encrypted: 422,
   pdf_no_pages: 422,
   pdf_page_too_large: 422,
-  body_incomplete: 400,
   // 429
   rate_limited: 429,
   // 503

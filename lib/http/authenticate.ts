@@ -16,9 +16,10 @@ export async function authenticateRequest(req: Request): Promise<Principal> {
     return verifyAccessToken(m[1]!);
   }
   const cookie = req.headers.get("cookie");
-  if (cookie && /next-auth\.session-token=/.test(cookie)) {
+  if (cookie && /next-auth\.session-token/.test(cookie)) {
+    // next-auth 4's getToken reads `req.cookies` (an object), not the Cookie header.
     const token = await getToken({
-      req: { headers: Object.fromEntries(req.headers.entries()) } as never,
+      req: { headers: Object.fromEntries(req.headers.entries()), cookies: parseCookies(cookie) } as never,
       secret: process.env.NEXTAUTH_SECRET,
       secureCookie: /__Secure-next-auth\.session-token=/.test(cookie),
     });
@@ -26,4 +27,19 @@ export async function authenticateRequest(req: Request): Promise<Principal> {
     if (p) return p;
   }
   throw new AppError("token_missing", "Sign in, or send `Authorization: Bearer <token>`.");
+}
+
+function parseCookies(header: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of header.split(";")) {
+    const i = part.indexOf("=");
+    if (i <= 0) continue;
+    const name = part.slice(0, i).trim();
+    try {
+      out[name] = decodeURIComponent(part.slice(i + 1).trim());
+    } catch {
+      out[name] = part.slice(i + 1).trim();
+    }
+  }
+  return out;
 }

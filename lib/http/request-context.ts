@@ -14,6 +14,19 @@ export function requestMeta(req: Request): RequestMeta {
   const traceId = tp && !/^0+$/.test(tp[1]!) ? tp[1]! : randomBytes(16).toString("hex");
   const given = req.headers.get("x-request-id");
   const requestId = given && /^[\w.-]{1,128}$/.test(given) ? given : traceId;
-  const fwd = req.headers.get("x-forwarded-for")?.split(",")[0]?.trim();
-  return { requestId, traceId, ip: fwd || req.headers.get("x-real-ip") || null };
+  return { requestId, traceId, ip: clientIp(req) };
+}
+
+/**
+ * The caller's address for the audit trail. `next start` appends the peer address to
+ * X-Forwarded-For, so the rightmost entry is the one a client cannot forge; behind
+ * HMS_TRUSTED_PROXY_HOPS trusted proxies, step that many entries further left.
+ */
+export function clientIp(req: Request): string | null {
+  const hops = Number(process.env.HMS_TRUSTED_PROXY_HOPS ?? 0);
+  const chain = (req.headers.get("x-forwarded-for") ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return chain[Math.max(0, chain.length - 1 - hops)] ?? null;
 }

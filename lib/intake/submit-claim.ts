@@ -1,5 +1,5 @@
 import type { Principal } from "../auth/principal";
-import { envSchema } from "../config/env";
+import { setting } from "../config/env";
 import { pool } from "../db/pool";
 import { inspectPdf } from "../documents/pdf-inspect";
 import { AppError } from "../http/app-error";
@@ -19,8 +19,7 @@ export interface IntakeSettings {
 }
 
 export function intakeSettings(): IntakeSettings {
-  // Read per request (tests and operators may change it); `npm start` already refused bad values.
-  return { maxBytes: envSchema.shape.HMS_MAX_UPLOAD_BYTES.parse(process.env.HMS_MAX_UPLOAD_BYTES) };
+  return { maxBytes: setting("HMS_MAX_UPLOAD_BYTES") };
 }
 
 export interface IntakeResult extends StoredResponse {

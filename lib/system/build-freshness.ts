@@ -11,6 +11,7 @@ export function buildIsStale(root: string, distDir: string): boolean {
     "components",
     "lib",
     "next.config.js",
+    "prisma/schema.prisma",
     "postcss.config.mjs",
     "package-lock.json",
     "tsconfig.json",
