@@ -19,6 +19,7 @@ export async function startEmbedded(opts: {
   port: number;
   superuserPassword: string;
   persistent?: boolean;
+  extraFlags?: string[];
   log?: (m: string) => void;
 }): Promise<EmbeddedDb> {
   const dataDir = path.resolve(opts.dataDir);
@@ -34,7 +35,22 @@ export async function startEmbedded(opts: {
     authMethod: "scram-sha-256",
     persistent: opts.persistent ?? true,
     createPostgresUser: isRoot,
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=300", "-c", "fsync=on"],
+    postgresFlags: [
+      "-c",
+      "listen_addresses=127.0.0.1",
+      "-c",
+      "max_connections=300",
+      "-c",
+      "fsync=on",
+      // Intake writes megabytes of document bytes per transaction: room in the WAL buffers keeps
+      // small concurrent statements from queueing behind their flushes, and a larger max_wal_size
+      // avoids checkpoints every few hundred uploads. See docs/operations.md.
+      "-c",
+      "wal_buffers=64MB",
+      "-c",
+      "max_wal_size=4GB",
+      ...(opts.extraFlags ?? []),
+    ],
     onLog: () => {},
     onError: (m) => opts.log?.(String(m)),
   });

@@ -6,6 +6,7 @@ import { withTransaction } from "../db/pool";
 import type { PdfReport } from "../documents/pdf-inspect";
 import type { RequestMeta } from "../http/request-context";
 import { completeIdempotent, type StoredResponse } from "../idempotency/idempotency-key";
+import type { ServerTiming } from "../telemetry/server-timing";
 import { storageChunks, type ReadBody } from "./read-body";
 
 export const DOCUMENT_CHUNK_BYTES = 1024 * 1024;
@@ -18,6 +19,8 @@ export interface StoreClaimInput {
   contentType: string;
   meta: RequestMeta;
   idempotency: { key: string; lockToken: string; requestHash: string } | null;
+  /** Optional phase timer (Server-Timing): chunks, rows, commit. */
+  timing?: ServerTiming;
   /** Builds the response to remember for the idempotency key, once the claim id is known. */
   response: (claimId: string) => StoredResponse;
 }
@@ -31,7 +34,7 @@ export async function storeClaim(
   input: StoreClaimInput,
 ): Promise<{ claimId: string; documentId: string }> {
   const { principal, body, report } = input;
-  return withTransaction(pool, async (tx) => {
+  const stored = await withTransaction(pool, async (tx) => {
     const documentId = randomUUID();
     const sha256 = body.sha256.toString("hex");
     await tx.query(
@@ -48,6 +51,7 @@ export async function storeClaim(
         chunk,
       ]);
     }
+    input.timing?.lap("chunks");
     const { rows } = await tx.query<{ n: string }>(
       `SELECT nextval(pg_get_serial_sequence('claims', 'number'))::text AS n`,
     );
@@ -91,9 +95,17 @@ export async function storeClaim(
       const { key, lockToken, requestHash } = input.idempotency;
       await completeIdempotent(tx, principal.userId, key, lockToken, requestHash, input.response(claimId));
     }
-    await tx.query(`SELECT pg_notify('hms_queue', $1)`, [
-      JSON.stringify({ tenant: principal.tenantId, queue: CLAIM_REVIEW_QUEUE }),
-    ]);
+    input.timing?.lap("rows");
     return { claimId, documentId };
   });
+  input.timing?.lap("commit");
+  // Wake queue consumers after the commit, outside the transaction: a NOTIFY inside it would
+  // serialise every intake commit (and its fsync) on PostgreSQL's notify-queue lock. A lost
+  // wake-up costs only latency; consumers also poll.
+  await pool
+    .query(`SELECT pg_notify('hms_queue', $1)`, [
+      JSON.stringify({ tenant: principal.tenantId, queue: CLAIM_REVIEW_QUEUE }),
+    ])
+    .catch(() => {});
+  return stored;
 }

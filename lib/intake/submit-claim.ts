@@ -11,6 +11,7 @@ import {
   requestFingerprint,
   type StoredResponse,
 } from "../idempotency/idempotency-key";
+import { ServerTiming } from "../telemetry/server-timing";
 import { declaredLength, readBodyCapped, tooLarge } from "./read-body";
 import { storeClaim } from "./store-claim";
 
@@ -62,8 +63,10 @@ export async function submitClaim(
     });
   }
   const lockToken = begun?.kind === "proceed" ? begun.lockToken : null;
+  const timing = new ServerTiming();
   try {
     const body = await readBodyCapped(req.body, { maxBytes: settings.maxBytes, declared });
+    timing.lap("body");
     const requestHash = requestFingerprint(["POST /claims", "application/pdf", body.sha256]);
     if (begun?.kind === "completed") {
       if (begun.requestHash !== requestHash) {
@@ -72,6 +75,7 @@ export async function submitClaim(
       return { ...begun.response, replayed: true };
     }
     const report = await inspectPdf(body.bytes);
+    timing.lap("inspect");
     const headersFor = (claimId: string) => ({ Location: `/api/v1/claims/${claimId}`, ...digestHeaders(body.sha256) });
     const { claimId } = await storeClaim(p, {
       principal: { ...principal, tenantId },
@@ -79,13 +83,14 @@ export async function submitClaim(
       report,
       contentType: "application/pdf",
       meta,
+      timing,
       idempotency: key && lockToken ? { key, lockToken, requestHash } : null,
       response: (id) => ({ status: 201, body: { claim_id: id, status: "QUEUED" }, headers: headersFor(id) }),
     });
     return {
       status: 201,
       body: { claim_id: claimId, status: "QUEUED" },
-      headers: headersFor(claimId),
+      headers: { ...headersFor(claimId), "Server-Timing": timing.header() },
       replayed: false,
     };
   } catch (err) {

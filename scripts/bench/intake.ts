@@ -11,9 +11,9 @@ import { DOCUMENT_CHUNK_BYTES } from "../../lib/intake/store-claim";
 import { percentile, rssOf, runConcurrent, startBenchSystem } from "./system";
 
 const MB = 1024 * 1024;
-const sizes = [1 * MB, 10 * MB];
-const concurrencies = [1, 4, 16];
-const requestsFor = (size: number, c: number) => (size >= 10 * MB ? Math.max(12, c * 3) : Math.max(30, c * 6));
+const sizes = (process.env.HMS_BENCH_SIZES_MB ?? "1,10").split(",").map((n) => Number(n) * MB);
+const concurrencies = (process.env.HMS_BENCH_CONCURRENCY ?? "1,4,16").split(",").map(Number);
+const requestsFor = (size: number, c: number) => (size >= 10 * MB ? Math.max(16, c * 6) : Math.max(40, c * 10));
 
 export interface IntakeRow {
   sizeMB: number;
@@ -28,6 +28,15 @@ export interface IntakeRow {
   ratioToCeiling: number;
   memGrowthPerUploadMB: number;
   memGrowthPerUploadXFile: number;
+  /** Mean server-side phase durations from the Server-Timing header, ms. */
+  phases: Record<string, number>;
+}
+
+function addPhases(acc: Map<string, number[]>, header: string | null): void {
+  for (const part of (header ?? "").split(",")) {
+    const m = /^\s*([\w-]+);dur=([\d.]+)/.exec(part);
+    if (m) acc.set(m[1]!, [...(acc.get(m[1]!) ?? []), Number(m[2])]);
+  }
 }
 
 async function ceiling(url: string, bytes: Uint8Array, concurrency: number, total: number) {
@@ -69,6 +78,7 @@ export async function benchIntake(): Promise<IntakeRow[]> {
     const { access_token } = (await tokenRes.json()) as { access_token: string };
     for (const size of sizes) {
       const pdf = await makePdf({ targetBytes: size });
+      let phaseSamples = new Map<string, number[]>();
       const upload = async () => {
         const r = await fetch(`${sys.baseUrl}/claims`, {
           method: "POST",
@@ -77,13 +87,15 @@ export async function benchIntake(): Promise<IntakeRow[]> {
         });
         await r.arrayBuffer();
         if (r.status !== 201) throw new Error(`upload failed: ${r.status}`);
+        addPhases(phaseSamples, r.headers.get("server-timing"));
       };
-      await runConcurrent(4, 2, upload); // warm-up: JIT, pools, key cache
+      await runConcurrent(32, 16, upload); // warm-up: JIT, pools, key cache, heap at working size
       for (const c of concurrencies) {
         const total = requestsFor(size, c);
         // Let the heap settle, then watch the server's RSS while the batch runs.
         await new Promise((r) => setTimeout(r, 1500));
         const baseline = await rssOf(sys.serverPid);
+        phaseSamples = new Map();
         let peak = baseline;
         const sampler = setInterval(() => {
           void rssOf(sys.serverPid).then((v) => (peak = Math.max(peak, v)));
@@ -106,6 +118,7 @@ export async function benchIntake(): Promise<IntakeRow[]> {
           ratioToCeiling: mbps / ceil,
           memGrowthPerUploadMB: growthPerUpload / MB,
           memGrowthPerUploadXFile: growthPerUpload / pdf.length,
+          phases: Object.fromEntries([...phaseSamples].map(([k, v]) => [k, v.reduce((a, b) => a + b, 0) / v.length])),
         };
         rows.push(row);
         console.error(
@@ -127,5 +140,22 @@ export function formatIntake(rows: IntakeRow[]): string {
     (r) =>
       `| ${r.sizeMB} MB | ${r.concurrency} | ${r.requests} | ${r.reqPerSec.toFixed(1)} | ${r.mbPerSec.toFixed(1)} | ${r.p50ms.toFixed(0)} | ${r.p95ms.toFixed(0)} | ${r.p99ms.toFixed(0)} | ${r.ceilingMbPerSec.toFixed(1)} | ${(r.ratioToCeiling * 100).toFixed(0)}% | ${r.memGrowthPerUploadMB.toFixed(1)} MB | ${r.memGrowthPerUploadXFile.toFixed(2)}× |`,
   );
-  return [head, sep, ...lines].join("\n");
+  const phaseNames = [...new Set(rows.flatMap((r) => Object.keys(r.phases)))];
+  const phaseHead = `| file | conc | ${phaseNames.map((n) => `${n} ms`).join(" | ")} | rest of p50 ms |`;
+  const phaseSep = `|---|---|${phaseNames.map(() => "---").join("|")}|---|`;
+  const phaseLines = rows.map((r) => {
+    const sum = phaseNames.reduce((a, n) => a + (r.phases[n] ?? 0), 0);
+    return `| ${r.sizeMB} MB | ${r.concurrency} | ${phaseNames.map((n) => (r.phases[n] ?? 0).toFixed(1)).join(" | ")} | ${(r.p50ms - sum).toFixed(1)} |`;
+  });
+  return [
+    head,
+    sep,
+    ...lines,
+    "",
+    "Where the time goes (mean server-side phases from `Server-Timing`; the rest is HTTP, auth, routing and queueing):",
+    "",
+    phaseHead,
+    phaseSep,
+    ...phaseLines,
+  ].join("\n");
 }
