@@ -23,6 +23,7 @@ export const errorCodes = {
   not_found: 404,
   // 409
   idempotency_key_in_flight: 409,
+  service_exists: 409,
   // 413
   payload_too_large: 413,
   // 415
@@ -37,6 +38,19 @@ export const errorCodes = {
   pdf_encrypted: 422,
   pdf_no_pages: 422,
   pdf_page_too_large: 422,
+  registry_yaml_invalid: 422,
+  url_invalid: 422,
+  url_scheme_not_allowed: 422,
+  url_credentials_not_allowed: 422,
+  dns_resolution_failed: 422,
+  ssrf_loopback: 422,
+  ssrf_private: 422,
+  ssrf_link_local: 422,
+  ssrf_cgnat: 422,
+  ssrf_multicast: 422,
+  ssrf_reserved: 422,
+  ssrf_unspecified: 422,
+  ssrf_broadcast: 422,
   // 429
   rate_limited: 429,
   // 503
