@@ -57,6 +57,7 @@ export default defineConfig({
       HMS_LOG_LEVEL: "warn",
       NODE_ENV: "production",
       HMS_DEMO: "1",
+      HMS_DEMO_FLEET_PORT: process.env.HMS_E2E_FLEET_PORT ?? "7310",
     },
   },
 });

@@ -8,6 +8,8 @@ import path from "node:path";
 import pg from "pg";
 import { isDemoMode, loadEnv } from "../lib/config/env";
 import { demoUsers, seedDemo } from "../lib/db/seed-demo";
+import { controlUrl, DEFAULT_FLEET_BASE_PORT } from "../lib/demo-fleet/fleet-spec";
+import { registerFleet } from "../lib/demo-fleet/register-fleet";
 import { buildIsStale } from "../lib/system/build-freshness";
 import { ensureDatabase, migrateDatabase } from "../lib/system/database-bootstrap";
 import { loadOrCreateSecrets } from "../lib/system/secrets";
@@ -35,12 +37,17 @@ const migrated = await migrateDatabase(say);
 say(`database ready (${migrated.applied.length} migration(s) applied, ${migrated.skipped.length} already present)`);
 
 const demo = isDemoMode(env, { embeddedDatabase: embedded !== null });
+const fleetBasePort = Number(process.env.HMS_DEMO_FLEET_PORT ?? DEFAULT_FLEET_BASE_PORT);
+process.env.HMS_DEMO_FLEET_PORT = String(fleetBasePort);
 process.env.HMS_DEMO = demo ? "1" : "0"; // children (next start runs as production) agree with us
 if (demo) {
   const db = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
   await seedDemo(db, env.HMS_DEMO_PASSWORD);
+  const registered = await registerFleet(db, fleetBasePort);
   await db.end();
   say("demo data seeded (tenants agency-a, agency-b)");
+  if (registered.length) say(`demo fleet registered: ${registered.join(", ")}`);
+  process.env.HMS_DEMO_FLEET_CONTROL_URL = controlUrl(fleetBasePort);
 }
 
 if (!process.argv.includes("--dev") && buildIsStale(root, distDir)) {
@@ -72,6 +79,7 @@ function launch(name: string, args: string[]): ChildProcess {
 const nextBin = path.join(root, "node_modules/next/dist/bin/next");
 launch("web", [nextBin, process.argv.includes("--dev") ? "dev" : "start", "-p", String(env.PORT)]);
 launch("worker", [path.join(root, "node_modules/tsx/dist/cli.mjs"), "lib/worker/main.ts"]);
+if (demo) launch("demo fleet", [path.join(root, "node_modules/tsx/dist/cli.mjs"), "scripts/demo-fleet.ts"]);
 
 async function waitForWeb(): Promise<boolean> {
   for (let i = 0; i < 240; i++) {
