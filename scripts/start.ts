@@ -52,6 +52,14 @@ if (demo) {
 
 if (!process.argv.includes("--dev") && buildIsStale(root, distDir)) {
   say("building the web app (first start or sources changed)…");
+  const gen = spawnSync(process.execPath, [path.join(root, "node_modules/prisma/build/index.js"), "generate"], {
+    stdio: "inherit",
+    env: process.env,
+  });
+  if (gen.status !== 0) {
+    await embedded?.stop();
+    process.exit(gen.status ?? 1);
+  }
   const r = spawnSync(process.execPath, [path.join(root, "node_modules/next/dist/bin/next"), "build"], {
     stdio: "inherit",
     env: process.env,

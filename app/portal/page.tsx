@@ -3,7 +3,7 @@ import { redirect } from "next/navigation";
 import { ClaimsTable } from "@/components/claims-table";
 import { UploadDropzone } from "@/components/upload-dropzone";
 import { currentPrincipal } from "@/lib/auth/session";
-import { env } from "@/lib/config/env";
+import { setting } from "@/lib/config/env";
 
 export const metadata: Metadata = { title: "My claims" };
 
@@ -11,7 +11,7 @@ const DEFAULT_MAX_UPLOAD_BYTES = 25 * 1024 * 1024;
 
 function maxUploadBytes(): number {
   try {
-    return env().HMS_MAX_UPLOAD_BYTES;
+    return setting("HMS_MAX_UPLOAD_BYTES");
   } catch {
     return DEFAULT_MAX_UPLOAD_BYTES; // the server enforces its own limit either way
   }

@@ -4,6 +4,7 @@ import { DemoLogins } from "@/components/demo-logins";
 import { safeCallbackUrl } from "@/components/safe-callback-url";
 import { SignInForm } from "@/components/sign-in-form";
 import { currentPrincipal } from "@/lib/auth/session";
+import { SIGN_IN_UNAVAILABLE } from "@/lib/auth/next-auth-options";
 import { demoModeInThisProcess } from "@/lib/config/env";
 
 export const metadata: Metadata = { title: "Sign in" };
@@ -21,6 +22,7 @@ function messageFor(error: string | undefined): string | null {
   if (!error) return null;
   if (error === "CredentialsSignin") return "Unknown username or wrong password.";
   if (error === "SessionRequired") return "Please sign in to see that page.";
+  if (error === SIGN_IN_UNAVAILABLE) return "Sign-in is not available right now. Please try again in a moment.";
   return "Sign-in did not work. Please try again.";
 }
 

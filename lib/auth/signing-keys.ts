@@ -5,14 +5,18 @@ import { pool } from "../db/pool";
  * ES256 signing keys, generated on first use and stored in PostgreSQL so every web replica signs
  * and verifies with the same set. Rotation is two-phase, so validators that cache our JWKS never
  * see a token signed by a key they have not fetched yet:
- *  - a new key is published at once but signs only after JWKS_MAX_AGE_SECONDS;
+ *  - a new key is published at once but signs only after SIGNING_ACTIVATION_DELAY_SECONDS
+ *    (the JWKS max-age plus this process cache's 60 s);
  *  - the keys it replaces sign until then (retired_at = that moment), and stay published for
  *    the longest token lifetime after, so tokens they signed keep validating;
- *  - a compromised key is revoked by deleting it: its tokens fail at once.
+ *  - a compromised key is revoked by deleting it: its tokens fail at once in the revoking
+ *    process and within 60 s (the key cache) on every replica.
  */
 export const SIGNING_ALG = "ES256";
 export const JWKS_MAX_AGE_SECONDS = 300;
 const CACHE_MS = 60_000;
+/** A new key signs only once every replica's cache and every validator's JWKS cache can hold it. */
+export const SIGNING_ACTIVATION_DELAY_SECONDS = JWKS_MAX_AGE_SECONDS + CACHE_MS / 1000;
 const RETIRED_GRACE_SECONDS = 24 * 60 * 60; // ≥ the longest token lifetime HMS_TOKEN_TTL_SECONDS allows
 
 interface LoadedKey {
@@ -45,7 +49,7 @@ async function load(): Promise<KeyCache> {
        FROM signing_keys
       WHERE retired_at IS NULL OR retired_at > now() - make_interval(secs => $1)
       ORDER BY created_at DESC`,
-    [RETIRED_GRACE_SECONDS, JWKS_MAX_AGE_SECONDS],
+    [RETIRED_GRACE_SECONDS, SIGNING_ACTIVATION_DELAY_SECONDS],
   );
   const verifiers = new Map<string, LoadedKey>();
   for (const r of rows) {
@@ -94,10 +98,10 @@ export async function rotateSigningKey(): Promise<{ kid: string; signsFrom: Date
   await pool().query(
     `UPDATE signing_keys SET retired_at = now() + make_interval(secs => $2)
       WHERE kid <> $1 AND (retired_at IS NULL OR retired_at > now() + make_interval(secs => $2))`,
-    [kid, JWKS_MAX_AGE_SECONDS],
+    [kid, SIGNING_ACTIVATION_DELAY_SECONDS],
   );
   await keys(true);
-  return { kid, signsFrom: new Date(Date.now() + JWKS_MAX_AGE_SECONDS * 1000) };
+  return { kid, signsFrom: new Date(Date.now() + SIGNING_ACTIVATION_DELAY_SECONDS * 1000) };
 }
 
 /** Revocation of a compromised key: deleted, so every token it signed fails from now on. */

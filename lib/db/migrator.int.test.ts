@@ -41,11 +41,20 @@ describe("migrator", () => {
     expect(again.applied).toEqual([]);
   });
 
-  it("lets the app role read and write rows but not change the schema or see migration history", async () => {
+  it("lets the app role read and write rows but not change the schema, rewrite the audit trail or see migration history", async () => {
     await query(urls.appUrl, `INSERT INTO tenants (id, name) VALUES ('x-${suffix}', 'X')`);
     await expect(query(urls.appUrl, `CREATE TABLE evil (id int)`)).rejects.toThrow(/permission denied/);
     await expect(query(urls.appUrl, `DROP TABLE claims`)).rejects.toThrow(/must be owner/);
     await expect(query(urls.appUrl, `SELECT * FROM "_prisma_migrations"`)).rejects.toThrow(/permission denied/);
+    await query(
+      urls.appUrl,
+      `INSERT INTO audit_events (tenant_id, actor, action, outcome) VALUES ('x-${suffix}', 'a', 'test', 'success')`,
+    );
+    await expect(query(urls.appUrl, `UPDATE audit_events SET outcome = 'failure'`)).rejects.toThrow(
+      /permission denied/,
+    );
+    await expect(query(urls.appUrl, `DELETE FROM audit_events`)).rejects.toThrow(/permission denied/);
+    await expect(query(urls.appUrl, `TRUNCATE audit_events`)).rejects.toThrow(/permission denied/);
     const role = await query(urls.appUrl, `SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user`);
     expect(role.rows[0]).toEqual({ rolsuper: false, rolbypassrls: false });
   });

@@ -18,6 +18,17 @@ describe("authenticateRequest", () => {
     expect(fromCookie).toEqual(fromBearer);
   });
 
+  it("accepts a session cookie that next-auth split into chunks", async () => {
+    const vet = await createUser("veteran", "agency-a");
+    const session = await encode({
+      token: { name: vet.username, uid: vet.userId, role: "veteran", tenantId: "agency-a", padding: "x".repeat(5000) },
+      secret: process.env.NEXTAUTH_SECRET!,
+    });
+    const half = Math.ceil(session.length / 2);
+    const cookie = `next-auth.session-token.0=${session.slice(0, half)}; next-auth.session-token.1=${session.slice(half)}`;
+    expect(await authenticateRequest(req({ cookie }))).toMatchObject({ userId: vet.userId, role: "veteran" });
+  });
+
   it("refuses a session cookie sealed with another secret, and no credentials at all, as token_missing", async () => {
     const forged = await encode({
       token: { name: "x", uid: "00000000-0000-0000-0000-000000000000", role: "admin", tenantId: null },

@@ -21,7 +21,7 @@ export async function authenticateRequest(req: Request): Promise<Principal> {
     const token = await getToken({
       req: { headers: Object.fromEntries(req.headers.entries()), cookies: parseCookies(cookie) } as never,
       secret: process.env.NEXTAUTH_SECRET,
-      secureCookie: /__Secure-next-auth\.session-token=/.test(cookie),
+      secureCookie: /__Secure-next-auth\.session-token/.test(cookie),
     });
     const p = principalFromSessionToken(token as Record<string, unknown> | null);
     if (p) return p;

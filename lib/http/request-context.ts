@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { setting } from "../config/env";
 
 /** W3C trace context: continue the caller's trace when it sends a valid `traceparent`. */
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
@@ -18,15 +19,16 @@ export function requestMeta(req: Request): RequestMeta {
 }
 
 /**
- * The caller's address for the audit trail. `next start` appends the peer address to
- * X-Forwarded-For, so the rightmost entry is the one a client cannot forge; behind
- * HMS_TRUSTED_PROXY_HOPS trusted proxies, step that many entries further left.
+ * The caller's address for the audit trail. Behind HMS_TRUSTED_PROXY_HOPS proxies that each append
+ * to X-Forwarded-For, the client is the entry that many places from the right. With no proxy
+ * (0), `next start` fills the header from the socket only when the client sent none, so the value
+ * can be forged: expose the web tier through a proxy (docs/operations.md).
  */
 export function clientIp(req: Request): string | null {
-  const hops = Number(process.env.HMS_TRUSTED_PROXY_HOPS ?? 0);
+  const hops = setting("HMS_TRUSTED_PROXY_HOPS");
   const chain = (req.headers.get("x-forwarded-for") ?? "")
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean);
-  return chain[Math.max(0, chain.length - 1 - hops)] ?? null;
+  return chain[chain.length - Math.max(1, hops)] ?? null;
 }

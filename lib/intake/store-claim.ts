@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import { appendAudit } from "../audit/append";
+import { logger } from "../telemetry/logger";
 import type { Principal } from "../auth/principal";
 import { withTransaction } from "../db/pool";
 import type { PdfReport } from "../documents/pdf-inspect";
@@ -102,10 +103,10 @@ export async function storeClaim(
   // Wake queue consumers after the commit, outside the transaction: a NOTIFY inside it would
   // serialise every intake commit (and its fsync) on PostgreSQL's notify-queue lock. A lost
   // wake-up costs only latency; consumers also poll.
-  await pool
+  void pool
     .query(`SELECT pg_notify('hms_queue', $1)`, [
       JSON.stringify({ tenant: principal.tenantId, queue: CLAIM_REVIEW_QUEUE }),
     ])
-    .catch(() => {});
+    .catch((err: unknown) => logger.warn({ err }, "queue wake-up NOTIFY failed"));
   return stored;
 }

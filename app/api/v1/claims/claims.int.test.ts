@@ -121,7 +121,7 @@ describe("POST /claims", () => {
 });
 
 describe("claims: reading back", () => {
-  it("shows the owner and their agency's operator the claim with its timeline, and nobody else", async () => {
+  it("shows the owner and their agency's operator the claim with its timeline, and nobody else — admins included", async () => {
     const a = await createAgency();
     const b = await createAgency();
     const otherVet = await createUser("veteran", a.tenantId);
@@ -138,7 +138,10 @@ describe("claims: reading back", () => {
       expect(c.timeline).toHaveLength(1);
       expect(c.timeline[0]).toMatchObject({ status: "QUEUED", actor: a.veteran.username });
     }
-    for (const u of [otherVet, b.veteran, b.operator]) {
+    const globalAdmin = await createUser("admin", null);
+    const tenantAdmin = await createUser("admin", a.tenantId);
+    const tenantlessOperator = await createUser("operator", null);
+    for (const u of [otherVet, b.veteran, b.operator, globalAdmin, tenantAdmin, tenantlessOperator]) {
       const res = await read(u);
       expect(res.status).toBe(404);
       expect((await problemOf(res)).code).toBe("not_found");
@@ -165,6 +168,10 @@ describe("claims: reading back", () => {
     const page2 = await list(a.operator, `?limit=2&cursor=${page1.nextCursor}`);
     expect(page2.items.map((c: { claim_id: string }) => c.claim_id)).toEqual([ids[0]]);
     expect(page2.nextCursor).toBeNull();
+
+    for (const nobody of [await createUser("admin", null), await createUser("operator", null)]) {
+      expect(await list(nobody)).toEqual({ items: [], nextCursor: null });
+    }
 
     const bad = await callRoute(listClaims, { path: `/api/v1/claims?limit=5000`, token: a.operator.token });
     expect(bad.status).toBe(422);
