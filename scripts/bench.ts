@@ -1,10 +1,11 @@
 /**
  * `npm run bench [-- <suite>…]`: measures what the issues ask for and prints Markdown tables
- * (copied into docs/performance.md with the date and machine). Suites: intake.
+ * (copied into docs/performance.md with the date and machine). Suites: intake, prober.
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { benchIntake, formatIntake } from "./bench/intake";
+import { benchProber, formatProber } from "./bench/prober";
 
 const suites = process.argv.slice(2);
 const want = (s: string) => suites.length === 0 || suites.includes(s);
@@ -19,6 +20,14 @@ if (want("intake")) {
   results.intake = rows;
   console.log("## Claim intake (POST /claims, embedded PostgreSQL)\n");
   console.log(formatIntake(rows));
+  console.log();
+}
+
+if (want("prober")) {
+  const rows = await benchProber();
+  results.prober = rows;
+  console.log("## Health prober (one worker, 10 s interval)\n");
+  console.log(formatProber(rows));
   console.log();
 }
 
