@@ -3,9 +3,9 @@
  * /health answers can be switched to slow, failing, flapping or down from their service page.
  */
 import { startFleet } from "../lib/demo-fleet/fleet-server";
-import { DEFAULT_FLEET_BASE_PORT } from "../lib/demo-fleet/fleet-spec";
+import { setting } from "../lib/config/env";
 
-const base = Number(process.env.HMS_DEMO_FLEET_PORT ?? DEFAULT_FLEET_BASE_PORT);
+const base = setting("HMS_DEMO_FLEET_PORT");
 const fleet = await startFleet(base);
 console.log(`[demo-fleet] control on ${fleet.controlUrl}, instances on ports ${base + 1}–${base + 5}`);
 for (const sig of ["SIGINT", "SIGTERM"] as const) {

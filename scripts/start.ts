@@ -8,7 +8,8 @@ import path from "node:path";
 import pg from "pg";
 import { isDemoMode, loadEnv } from "../lib/config/env";
 import { demoUsers, seedDemo } from "../lib/db/seed-demo";
-import { controlUrl, DEFAULT_FLEET_BASE_PORT } from "../lib/demo-fleet/fleet-spec";
+import { controlUrl } from "../lib/demo-fleet/fleet-spec";
+import { networkPolicyFromEnv } from "../lib/net/network-policy";
 import { registerFleet } from "../lib/demo-fleet/register-fleet";
 import { buildIsStale } from "../lib/system/build-freshness";
 import { ensureDatabase, migrateDatabase } from "../lib/system/database-bootstrap";
@@ -37,7 +38,8 @@ const migrated = await migrateDatabase(say);
 say(`database ready (${migrated.applied.length} migration(s) applied, ${migrated.skipped.length} already present)`);
 
 const demo = isDemoMode(env, { embeddedDatabase: embedded !== null });
-const fleetBasePort = Number(process.env.HMS_DEMO_FLEET_PORT ?? DEFAULT_FLEET_BASE_PORT);
+const fleetBasePort = env.HMS_DEMO_FLEET_PORT;
+networkPolicyFromEnv(); // refuse a malformed HMS_ALLOW_PRIVATE_NETWORKS now, not on the first registration
 process.env.HMS_DEMO_FLEET_PORT = String(fleetBasePort);
 process.env.HMS_DEMO = demo ? "1" : "0"; // children (next start runs as production) agree with us
 if (demo) {

@@ -27,6 +27,7 @@ export const envSchema = z.object({
   HMS_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   NEXTAUTH_SECRET: z.string().min(32, "NEXTAUTH_SECRET must be at least 32 characters").optional(),
   HMS_WORKER_ID: z.string().min(1).max(100).optional(),
+  HMS_DEMO_FLEET_PORT: z.coerce.number().int().min(1024).max(65_000).default(7100),
   HMS_TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
   HMS_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });

@@ -1,9 +1,9 @@
 import { z } from "zod";
 import type { Principal } from "../auth/principal";
-import { demoModeInThisProcess } from "../config/env";
+import { demoModeInThisProcess, setting } from "../config/env";
 import { pool } from "../db/pool";
 import { AppError } from "../http/app-error";
-import { DEFAULT_FLEET_BASE_PORT, fleetInstances, fleetModes, instanceUrl, type FleetMode } from "./fleet-spec";
+import { fleetInstances, fleetModes, instanceUrl, type FleetMode } from "./fleet-spec";
 
 /**
  * The web side of the demo fleet: lists the fleet's instances the caller may see and switches
@@ -15,7 +15,7 @@ function fleet(): { controlUrl: string; basePort: number } {
   const controlUrl = process.env.HMS_DEMO_FLEET_CONTROL_URL;
   if (!demoModeInThisProcess() || !controlUrl)
     throw new AppError("not_found", "The demo fleet runs in demo mode only.");
-  return { controlUrl, basePort: Number(process.env.HMS_DEMO_FLEET_PORT ?? DEFAULT_FLEET_BASE_PORT) };
+  return { controlUrl, basePort: setting("HMS_DEMO_FLEET_PORT") };
 }
 
 async function currentModes(controlUrl: string): Promise<Map<string, FleetMode>> {
@@ -44,9 +44,10 @@ async function visibleFleetInstances(p: Principal, basePort: number) {
   const { rows } = await pool().query<DemoInstanceRow>(
     `SELECT i.id AS instance_id, s.name AS service, i.tenant_id, i.region, i.url
        FROM instances i JOIN services s ON s.id = i.service_id
-      WHERE i.url = ANY($1) AND ($2::text IS NULL OR i.tenant_id = $2)
+      WHERE i.url = ANY($1) AND ($2::boolean OR i.tenant_id = $3)
       ORDER BY s.name, i.region`,
-    [[...byUrl.keys()], p.tenantId],
+    // a global admin sees every agency's; anyone else only their own (a tenantless operator: none)
+    [[...byUrl.keys()], p.role === "admin" && p.tenantId === null, p.tenantId ?? ""],
   );
   return rows.map((r) => ({ ...r, key: byUrl.get(r.url)!.key }));
 }

@@ -28,8 +28,6 @@ export const fleetInstances: FleetInstanceSpec[] = [
   { key: "notify-primary", service: "notify", tenant: "agency-b", region: "primary", portOffset: 5 },
 ];
 
-export const DEFAULT_FLEET_BASE_PORT = 7100;
-
 export function instanceUrl(spec: FleetInstanceSpec, basePort: number): string {
   return `http://127.0.0.1:${basePort + spec.portOffset}`;
 }

@@ -19,6 +19,7 @@ export const errorCodes = {
   // 403
   role_forbidden: 403,
   tenant_forbidden: 403,
+  origin_forbidden: 403,
   // 404
   not_found: 404,
   // 409

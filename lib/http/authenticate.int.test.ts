@@ -42,6 +42,27 @@ describe("authenticateRequest", () => {
     }
   });
 
+  it("refuses a cookie-authenticated write from another origin (or none), but not a bearer one", async () => {
+    const vet = await createUser("veteran", "agency-a");
+    const session = await encode({
+      token: { name: vet.username, uid: vet.userId, role: "veteran", tenantId: "agency-a" },
+      secret: process.env.NEXTAUTH_SECRET!,
+    });
+    const write = (headers: Record<string, string>) =>
+      authenticateRequest(new Request("http://hms.example/api/v1/claims", { method: "POST", headers }));
+    const cookie = `next-auth.session-token=${session}`;
+    for (const origin of [undefined, "https://evil.example", "http://sub.hms.example"]) {
+      const err = await write({ cookie, host: "hms.example", ...(origin ? { origin } : {}) }).catch((e: unknown) => e);
+      expect((err as AppError).code).toBe("origin_forbidden");
+    }
+    await expect(write({ cookie, host: "hms.example", origin: "http://hms.example" })).resolves.toMatchObject({
+      userId: vet.userId,
+    });
+    await expect(write({ authorization: `Bearer ${vet.token}`, host: "hms.example" })).resolves.toMatchObject({
+      userId: vet.userId,
+    });
+  });
+
   it("prefers an Authorization header and refuses a non-Bearer scheme as token_malformed", async () => {
     const err = await authenticateRequest(req({ authorization: "Basic abc" })).catch((e: unknown) => e);
     expect((err as AppError).code).toBe("token_malformed");

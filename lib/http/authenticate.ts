@@ -24,7 +24,10 @@ export async function authenticateRequest(req: Request): Promise<Principal> {
       secureCookie: /__Secure-next-auth\.session-token/.test(cookie),
     });
     const p = principalFromSessionToken(token as Record<string, unknown> | null);
-    if (p) return p;
+    if (p) {
+      assertSameOrigin(req);
+      return p;
+    }
   }
   throw new AppError("token_missing", "Sign in, or send `Authorization: Bearer <token>`.");
 }
@@ -42,4 +45,25 @@ function parseCookies(header: string): Record<string, string> {
     }
   }
   return out;
+}
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * Cookie-authenticated writes must come from our own pages. SameSite=Lax keeps other sites'
+ * forms out, but not a sibling subdomain's; browsers send `Origin` on every cross-origin request
+ * and on same-origin POST/PATCH/DELETE, so a write whose Origin is not ours (or missing) is refused.
+ * Bearer-token clients are unaffected: a token is never sent implicitly.
+ */
+function assertSameOrigin(req: Request): void {
+  if (SAFE_METHODS.has(req.method)) return;
+  const origin = req.headers.get("origin");
+  const host = req.headers.get("x-forwarded-host") ?? req.headers.get("host");
+  let ok = false;
+  try {
+    ok = origin !== null && host !== null && new URL(origin).host === host;
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new AppError("origin_forbidden", "Cross-origin writes with a session cookie are not allowed.");
 }
