@@ -1,7 +1,11 @@
 import { hostname } from "node:os";
 import { loadEnv } from "../config/env";
 import { pool } from "../db/pool";
+import { PROBE_LOOP } from "../health/health-report";
+import { probeUntilIdle } from "../health/prober";
+import { rawRetentionHours, trimHealthHistory } from "../health/retention";
 import { purgeExpiredIdempotencyKeys } from "../idempotency/idempotency-key";
+import { networkPolicyFromEnv } from "../net/network-policy";
 import { logger } from "../telemetry/logger";
 import { runLoops, type LoopSpec } from "./loop";
 
@@ -10,6 +14,9 @@ import { runLoops, type LoopSpec } from "./loop";
 const env = loadEnv();
 const workerId = env.HMS_WORKER_ID ?? hostname();
 const db = pool();
+// Refused loudly at start-up, not on the first probe.
+const policy = networkPolicyFromEnv();
+const rawHours = rawRetentionHours();
 
 const loops: LoopSpec[] = [
   {
@@ -19,6 +26,24 @@ const loops: LoopSpec[] = [
       const n = await purgeExpiredIdempotencyKeys(db);
       if (n) logger.info({ purged: n }, "expired idempotency keys purged");
       await db.query(`DELETE FROM worker_heartbeats WHERE last_completed_at < now() - interval '7 days'`);
+    },
+  },
+  {
+    // Every second: probe everything due (SKIP LOCKED leases; several workers share the work).
+    // Its heartbeat is the board's "last probe loop" (health-report.ts).
+    name: PROBE_LOOP,
+    everyMs: 1_000,
+    handler: async (signal) => {
+      const r = await probeUntilIdle({ pool: db, workerId, policy, signal });
+      if (r.leased) logger.debug({ ...r }, "health probe rounds");
+    },
+  },
+  {
+    name: "health-retention",
+    everyMs: 10 * 60_000,
+    handler: async (signal) => {
+      const r = await trimHealthHistory(db, { rawHours, signal });
+      if (r.checksDeleted || r.rollupsDeleted) logger.info({ ...r }, "health history trimmed");
     },
   },
 ];

@@ -1,0 +1,42 @@
+import { describe, expect, it } from "vitest";
+import { pool } from "@/lib/db/pool";
+import { createTenant } from "@/lib/testing/fixtures";
+import { rawRetentionHours, trimHealthHistory } from "./retention";
+import { createHealthService } from "./test-fixtures";
+
+describe("trimHealthHistory", () => {
+  it("deletes raw checks past the retention and roll-ups older than 30 days, in batches, keeping the rest", async () => {
+    const tenantId = await createTenant("ret");
+    const svc = await createHealthService(pool(), tenantId, {}, [{ url: "http://127.0.0.1:9", nextCheck: "never" }]);
+    const id = svc.instanceIds[0]!;
+    await pool().query(
+      `INSERT INTO health_checks (instance_id, service_id, tenant_id, at, outcome, worker_id)
+       SELECT $1, $2, $3, now() - make_interval(hours => h) + interval '10 minutes', 'pass', 'w' FROM generate_series(1, 30) h`,
+      [id, svc.id, tenantId],
+    );
+    await pool().query(
+      `INSERT INTO health_rollups (instance_id, minute, service_id, tenant_id, passes, latency_buckets)
+       SELECT $1, date_trunc('minute', now()) - make_interval(days => d) + interval '10 minutes', $2, $3, 1, array_fill(0, ARRAY[10])
+         FROM generate_series(0, 34) d`,
+      [id, svc.id, tenantId],
+    );
+    const r = await trimHealthHistory(pool(), { rawHours: 24, batch: 2 });
+    expect(r.checksDeleted).toBeGreaterThanOrEqual(6); // hours 25..30 (other files may add their own old rows: none do)
+    expect(r.rollupsDeleted).toBeGreaterThanOrEqual(4); // days 31..34
+    const left = await pool().query(
+      `SELECT (SELECT count(*)::int FROM health_checks WHERE instance_id = $1) AS checks,
+              (SELECT count(*)::int FROM health_rollups WHERE instance_id = $1) AS rollups`,
+      [id],
+    );
+    expect(left.rows[0]).toEqual({ checks: 24, rollups: 31 });
+  });
+
+  it("reads HMS_HEALTH_RAW_RETENTION_HOURS (default 24) and refuses a bad value", () => {
+    expect(rawRetentionHours({})).toBe(24);
+    expect(rawRetentionHours({ HMS_HEALTH_RAW_RETENTION_HOURS: "48" })).toBe(48);
+    expect(() => rawRetentionHours({ HMS_HEALTH_RAW_RETENTION_HOURS: "0" })).toThrow(/HMS_HEALTH_RAW_RETENTION_HOURS/);
+    expect(() => rawRetentionHours({ HMS_HEALTH_RAW_RETENTION_HOURS: "soon" })).toThrow(
+      /HMS_HEALTH_RAW_RETENTION_HOURS/,
+    );
+  });
+});
