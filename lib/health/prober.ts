@@ -21,6 +21,9 @@ import { nextInstanceState, serviceStatus, type HealthStatus } from "./status-ru
  */
 
 export const HEALTH_CHANNEL = "hms_health";
+
+/** How often a worker looks for due instances: bounds how late a probe starts (measured in docs/performance.md). */
+export const PROBE_TICK_MS = 250;
 /** Largest body read from a health endpoint (the rest is not read; a cut health+json body is a warn). */
 export const PROBE_MAX_BODY_BYTES = 64 * 1024;
 /** A service's timeout is clamped to this when probing (a lease must outlive every probe in it). */

@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import { loadEnv } from "../config/env";
 import { pool } from "../db/pool";
 import { PROBE_LOOP } from "../health/health-report";
-import { probeUntilIdle } from "../health/prober";
+import { probeUntilIdle, PROBE_TICK_MS } from "../health/prober";
 import { rawRetentionHours, trimHealthHistory } from "../health/retention";
 import { purgeExpiredIdempotencyKeys } from "../idempotency/idempotency-key";
 import { networkPolicyFromEnv } from "../net/network-policy";
@@ -29,10 +29,10 @@ const loops: LoopSpec[] = [
     },
   },
   {
-    // Every second: probe everything due (SKIP LOCKED leases; several workers share the work).
-    // Its heartbeat is the board's "last probe loop" (health-report.ts).
+    // Every PROBE_TICK_MS: probe everything due (SKIP LOCKED leases; several workers share the
+    // work). The tick bounds how late a probe starts; its heartbeat is the board's "last probe loop".
     name: PROBE_LOOP,
-    everyMs: 1_000,
+    everyMs: PROBE_TICK_MS,
     handler: async (signal) => {
       const r = await probeUntilIdle({ pool: db, workerId, policy, signal });
       if (r.leased) logger.debug({ ...r }, "health probe rounds");

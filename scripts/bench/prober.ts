@@ -1,6 +1,6 @@
 /**
  * Prober benchmark (issue 3): N instances at a 10 s check interval on ONE worker (the same
- * `probeUntilIdle` loop the worker runs every second), against an upstream in another process.
+ * `probeUntilIdle` loop the worker runs every PROBE_TICK_MS), against an upstream in another process.
  * Reports the worker's CPU share, probe-start jitter against each instance's schedule, and
  * whether the worker keeps up — for growing fleets, to find the largest it holds.
  */
@@ -9,7 +9,7 @@ import { once } from "node:events";
 import pg from "pg";
 import { startEphemeralDatabase } from "../../lib/db/ephemeral";
 import { seedDemo } from "../../lib/db/seed-demo";
-import { probeUntilIdle } from "../../lib/health/prober";
+import { PROBE_TICK_MS, probeUntilIdle } from "../../lib/health/prober";
 import { networkPolicyFromEnv } from "../../lib/net/network-policy";
 import { percentile } from "./system";
 
@@ -58,7 +58,9 @@ async function runFleet(appUrl: string, upstreamPort: number, n: number, seconds
        FROM s, generate_series(1, $3) k`,
     [n, INTERVAL_S, perService, upstreamPort, start],
   );
-  const { rows: sched } = await db.query<{ id: string; first: Date }>(`SELECT id, next_check_at AS first FROM instances`);
+  const { rows: sched } = await db.query<{ id: string; first: Date }>(
+    `SELECT id, next_check_at AS first FROM instances`,
+  );
   const firstOf = new Map(sched.map((r) => [r.id, r.first.getTime()]));
 
   const policy = networkPolicyFromEnv({ HMS_ALLOW_PRIVATE_NETWORKS: "127.0.0.1/32" });
@@ -69,7 +71,7 @@ async function runFleet(appUrl: string, upstreamPort: number, n: number, seconds
     while (!ac.signal.aborted) {
       const began = Date.now();
       await probeUntilIdle({ pool: db, workerId: "bench", policy, signal: ac.signal, maxRounds: 1000 });
-      await new Promise((r) => setTimeout(r, Math.max(0, 1_000 - (Date.now() - began))));
+      await new Promise((r) => setTimeout(r, Math.max(0, PROBE_TICK_MS - (Date.now() - began))));
     }
   })();
   await new Promise((r) => setTimeout(r, 2_000 + seconds * 1_000));
@@ -107,7 +109,7 @@ async function runFleet(appUrl: string, upstreamPort: number, n: number, seconds
   };
 }
 
-export async function benchProber(fleets = [1_000, 2_000, 4_000, 8_000], seconds = 40): Promise<ProberRow[]> {
+export async function benchProber(fleets = [1_000, 2_000, 3_000, 4_000], seconds = 30): Promise<ProberRow[]> {
   const db = await startEphemeralDatabase();
   const upstream = await startUpstream();
   const rows: ProberRow[] = [];
