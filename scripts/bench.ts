@@ -1,11 +1,12 @@
 /**
  * `npm run bench [-- <suite>…]`: measures what the issues ask for and prints Markdown tables
- * (copied into docs/performance.md with the date and machine). Suites: intake, prober.
+ * (copied into docs/performance.md with the date and machine). Suites: intake, prober, registry.
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { benchIntake, formatIntake } from "./bench/intake";
 import { benchProber, formatProber } from "./bench/prober";
+import { benchRegistryApi, formatRegistryApi } from "./bench/registry-api";
 
 const suites = process.argv.slice(2);
 const want = (s: string) => suites.length === 0 || suites.includes(s);
@@ -28,6 +29,14 @@ if (want("prober")) {
   results.prober = rows;
   console.log("## Health prober (one worker, 10 s interval)\n");
   console.log(formatProber(rows));
+  console.log();
+}
+
+if (want("registry")) {
+  const r = await benchRegistryApi();
+  results.registry = r;
+  console.log("## Registry and health read paths (1,000 services)\n");
+  console.log(formatRegistryApi(r));
   console.log();
 }
 
