@@ -1,7 +1,10 @@
 import Link from "next/link";
+import { Suspense } from "react";
+import { Board } from "@/components/board/board";
 import { DemoLogins } from "@/components/demo-logins";
 import { currentPrincipal } from "@/lib/auth/session";
 import { demoModeInThisProcess, setting } from "@/lib/config/env";
+import { db } from "@/lib/db/prisma";
 
 function demoMode(): boolean {
   try {
@@ -16,6 +19,16 @@ function maxUploadMb(): number {
     return Math.floor(setting("HMS_MAX_UPLOAD_BYTES") / (1024 * 1024));
   } catch {
     return 25;
+  }
+}
+
+/** The agencies a global admin can pick on the board (the board also adds any it sees). */
+async function agencyIds(): Promise<string[]> {
+  try {
+    const rows = await db().tenant.findMany({ select: { id: true }, orderBy: { id: "asc" } });
+    return rows.map((r) => r.id);
+  } catch {
+    return []; // the board itself reports an outage
   }
 }
 
@@ -70,6 +83,9 @@ export default async function HomePage({
     );
   }
 
+  const globalAdmin = principal.role === "admin" && principal.tenantId === null;
+  const tenants = globalAdmin ? await agencyIds() : [];
+
   return (
     <div className="space-y-8">
       {deniedPortal && (
@@ -81,25 +97,14 @@ export default async function HomePage({
           </p>
         </div>
       )}
-      <h1 className="text-4xl font-bold tracking-tight">Control tower</h1>
-      <section className="card max-w-3xl space-y-3" aria-labelledby="board-card">
-        <h2 id="board-card" className="text-2xl font-bold">
-          Service board arrives with the registry
-        </h2>
-        <p>
-          The green / yellow / red board of every registered service, its instances and circuit breakers will live here
-          once the service registry ships. Until then, these read-only endpoints show the system’s state:
-        </p>
-        <ul className="list-inside list-disc space-y-1">
-          <li>
-            {/* eslint-disable-next-line @next/next/no-html-link-for-pages -- a JSON route handler, not a page */}
-            <a href="/api/v1/claims">Claims you can see</a> <span className="text-muted">(JSON)</span>
-          </li>
-          <li>
-            <a href="/.well-known/jwks.json">Token signing keys</a> <span className="text-muted">(JWKS)</span>
-          </li>
-        </ul>
-      </section>
+      <Suspense fallback={<p className="text-muted">Loading the board…</p>}>
+        <Board
+          canPickTenant={globalAdmin}
+          tenants={tenants}
+          canRegister={principal.role === "admin"}
+          scopeLabel={principal.tenantId}
+        />
+      </Suspense>
     </div>
   );
 }

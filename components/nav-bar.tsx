@@ -15,6 +15,8 @@ const roleLabels: Record<Principal["role"], string> = {
 interface NavLink {
   href: string;
   label: string;
+  /** other paths that belong to this link's section */
+  sections?: string[];
 }
 
 function linksFor(principal: Principal | null): NavLink[] {
@@ -25,7 +27,10 @@ function linksFor(principal: Principal | null): NavLink[] {
       { href: "/portal", label: "My claims" },
     ];
   }
-  return [{ href: "/", label: "Home" }];
+  // Operators and admins land on the board; service pages live under /board.
+  const board: NavLink = { href: "/", label: "Board", sections: ["/board"] };
+  if (principal.role === "admin") return [board, { href: "/admin/services", label: "Registry", sections: ["/admin"] }];
+  return [board];
 }
 
 /** The site header: product name, role-aware links, who is signed in, sign in / sign out. */
@@ -34,8 +39,9 @@ export function NavBar({ principal }: { principal: Principal | null }) {
   const [signingOut, setSigningOut] = useState(false);
   const links = linksFor(principal);
 
-  const isCurrent = (href: string) =>
-    href === "/" ? pathname === "/" : pathname === href || pathname.startsWith(`${href}/`);
+  const inSection = (href: string) => pathname === href || pathname.startsWith(`${href}/`);
+  const isCurrent = (l: NavLink) =>
+    (l.href === "/" ? pathname === "/" : inSection(l.href)) || (l.sections ?? []).some(inSection);
 
   return (
     <header className="bg-primary-darker text-white">
@@ -51,7 +57,7 @@ export function NavBar({ principal }: { principal: Principal | null }) {
               <li key={l.href}>
                 <Link
                   href={l.href}
-                  aria-current={isCurrent(l.href) ? "page" : undefined}
+                  aria-current={isCurrent(l) ? "page" : undefined}
                   className="block rounded px-3 py-2 font-semibold text-white no-underline hover:bg-primary-dark hover:text-white aria-[current=page]:underline aria-[current=page]:decoration-2 aria-[current=page]:underline-offset-8"
                 >
                   {l.label}

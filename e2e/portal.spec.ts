@@ -97,9 +97,11 @@ test("a file that is not really a PDF gets the server's plain-words message and 
   await signInAsVeteran(page);
 
   // What the server says about these bytes (same session cookie as the page).
+  // (A cookie-authenticated write must carry our Origin, as the browser's own requests do.)
+  const origin = new URL(page.url()).origin;
   const direct = await page.request.post("/api/v1/claims", {
     data: Buffer.from(notAPdf()),
-    headers: { "content-type": "application/pdf" },
+    headers: { "content-type": "application/pdf", origin },
   });
   expect(direct.status()).toBe(422);
   const problem = (await direct.json()) as { code: string; detail: string };
@@ -206,7 +208,7 @@ test("signing in with a wrong password says so and keeps you on the sign-in page
 test("an operator who opens the portal is sent home with a 'veterans only' message", async ({ page }) => {
   await page.goto("/signin");
   await signInThroughForm(page, "operator-a");
-  await expect(page.getByRole("heading", { name: "Service board arrives with the registry" })).toBeVisible();
+  await expect(page.getByRole("heading", { level: 1, name: "Service board" })).toBeVisible();
 
   await page.goto("/portal");
   await expect(page).toHaveURL(/\/\?denied=portal$/);
@@ -219,9 +221,16 @@ test("an operator who opens the portal is sent home with a 'veterans only' messa
 
 test("a veteran cannot open another veteran's claim", async ({ page, browser }) => {
   await signInAsVeteran(page, "vet-a");
+  const pdf = Buffer.from(await makePdf({ pages: 1 }));
+  const crossSite = await page.request.post("/api/v1/claims", {
+    data: pdf,
+    headers: { "content-type": "application/pdf", origin: "https://evil.example" },
+  });
+  expect(crossSite.status()).toBe(403);
+  expect((await crossSite.json()).code).toBe("origin_forbidden");
   const created = await page.request.post("/api/v1/claims", {
-    data: Buffer.from(await makePdf({ pages: 1 })),
-    headers: { "content-type": "application/pdf" },
+    data: pdf,
+    headers: { "content-type": "application/pdf", origin: new URL(page.url()).origin },
   });
   expect(created.status()).toBe(201);
   const { claim_id: claimId } = (await created.json()) as { claim_id: string };
