@@ -1,5 +1,7 @@
 "use client";
 
+import { DataTable } from "./data-table";
+import { LoadMoreButton } from "./load-more-button";
 import { useInfiniteQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { formatBytes, formatDateTime } from "./format";
@@ -59,68 +61,40 @@ export function ClaimsTable({ labelledBy }: { labelledBy?: string }) {
 
   return (
     <div className="space-y-4">
-      {/* Focusable so keyboard users can scroll the table sideways on narrow screens. */}
-      <div
-        tabIndex={0}
-        role="group"
-        aria-labelledby={labelledBy}
-        className="overflow-x-auto rounded-md border border-line"
+      <DataTable
+        labelledBy={labelledBy}
+        dense={false}
+        columns={[
+          { key: "claim", label: "Claim" },
+          { key: "status", label: "Status" },
+          { key: "submitted", label: "Submitted" },
+          { key: "pages", label: "Pages", numeric: true },
+          { key: "size", label: "Size", numeric: true },
+        ]}
       >
-        <table className="w-full border-collapse text-left" aria-labelledby={labelledBy}>
-          <thead className="bg-surface">
-            <tr>
-              <th scope="col" className="px-4 py-3 font-bold">
-                Claim
-              </th>
-              <th scope="col" className="px-4 py-3 font-bold">
-                Status
-              </th>
-              <th scope="col" className="px-4 py-3 font-bold">
-                Submitted
-              </th>
-              <th scope="col" className="px-4 py-3 text-right font-bold">
-                Pages
-              </th>
-              <th scope="col" className="px-4 py-3 text-right font-bold">
-                Size
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {claims.map((c) => (
-              <tr key={c.claim_id} className="border-t border-line">
-                <th scope="row" className="px-4 py-3 font-normal">
-                  <Link href={`/portal/claims/${encodeURIComponent(c.claim_id)}`} className="font-mono font-semibold">
-                    {c.claim_id}
-                  </Link>
-                </th>
-                <td className="px-4 py-3">
-                  <StatusBadge status={c.status} />
-                </td>
-                <td className="px-4 py-3 whitespace-nowrap">
-                  <time dateTime={c.createdAt}>{formatDateTime(c.createdAt)}</time>
-                </td>
-                <td className="px-4 py-3 text-right tabular-nums">{c.document?.pageCount ?? "—"}</td>
-                <td className="px-4 py-3 text-right whitespace-nowrap tabular-nums">
-                  {c.document ? formatBytes(c.document.sizeBytes) : "—"}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+        {claims.map((c) => (
+          <tr key={c.claim_id} className="border-t border-line">
+            <th scope="row" className="px-4 py-3 font-normal">
+              <Link href={`/portal/claims/${encodeURIComponent(c.claim_id)}`} className="font-mono font-semibold">
+                {c.claim_id}
+              </Link>
+            </th>
+            <td className="px-4 py-3">
+              <StatusBadge status={c.status} />
+            </td>
+            <td className="px-4 py-3 whitespace-nowrap">
+              <time dateTime={c.createdAt}>{formatDateTime(c.createdAt)}</time>
+            </td>
+            <td className="px-4 py-3 text-right tabular-nums">{c.document?.pageCount ?? "—"}</td>
+            <td className="px-4 py-3 text-right whitespace-nowrap tabular-nums">
+              {c.document ? formatBytes(c.document.sizeBytes) : "—"}
+            </td>
+          </tr>
+        ))}
+      </DataTable>
 
       <div className="flex flex-wrap items-center gap-4">
-        {query.hasNextPage && (
-          <button
-            type="button"
-            className="btn btn-secondary"
-            disabled={query.isFetchingNextPage}
-            onClick={() => void query.fetchNextPage()}
-          >
-            {query.isFetchingNextPage ? "Loading more…" : "Load more claims"}
-          </button>
-        )}
+        <LoadMoreButton query={query} label="Load more claims" />
         <p className="text-sm text-muted" role="status">
           Showing {claims.length} {claims.length === 1 ? "claim" : "claims"}
           {query.hasNextPage ? "" : " — that’s all of them"}.

@@ -1,5 +1,7 @@
 "use client";
 
+import { DataTable } from "../data-table";
+import { LoadMoreButton } from "../load-more-button";
 import { useInfiniteQuery, useMutation, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { usePathname, useSearchParams } from "next/navigation";
@@ -37,7 +39,6 @@ export function ServicesList({ canPickTenant, tenants }: { canPickTenant: boolea
   });
 
   const services = query.data?.pages.flatMap((p) => p.items) ?? [];
-  const th = "px-3 py-2 font-bold whitespace-nowrap";
 
   return (
     <div className="space-y-6">
@@ -98,98 +99,64 @@ export function ServicesList({ canPickTenant, tenants }: { canPickTenant: boolea
         </div>
       ) : (
         <>
-          <div
-            tabIndex={0}
-            role="group"
-            aria-labelledby="services-table-caption"
-            className="overflow-x-auto rounded-md border border-line"
+          <DataTable
+            labelledBy="services-table-caption"
+            caption="Registered services"
+            columns={[
+              { key: "service", label: "Service" },
+              canPickTenant && { key: "agency", label: "Agency" },
+              { key: "status", label: "Status" },
+              { key: "instances", label: "Instances", numeric: true },
+              { key: "checks", label: "Checks" },
+              { key: "actions", label: <span className="sr-only">Actions</span> },
+            ]}
           >
-            <table className="w-full border-collapse text-left text-sm">
-              <caption id="services-table-caption" className="sr-only">
-                Registered services
-              </caption>
-              <thead className="bg-surface">
-                <tr>
-                  <th scope="col" className={th}>
-                    Service
-                  </th>
-                  {canPickTenant && (
-                    <th scope="col" className={th}>
-                      Agency
-                    </th>
-                  )}
-                  <th scope="col" className={th}>
-                    Status
-                  </th>
-                  <th scope="col" className={`${th} text-right`}>
-                    Instances
-                  </th>
-                  <th scope="col" className={th}>
-                    Checks
-                  </th>
-                  <th scope="col" className={th}>
-                    <span className="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {services.map((svc) => (
-                  <tr key={`${svc.tenant}/${svc.name}`} className="border-t border-line align-top">
-                    <th scope="row" className="px-3 py-2 font-normal">
-                      <Link href={servicePageHref(svc.name, svc.tenant)} className="font-mono font-semibold">
-                        {svc.name}
-                      </Link>
-                      {svc.description && <span className="block text-xs text-muted">{svc.description}</span>}
-                    </th>
-                    {canPickTenant && <td className="px-3 py-2">{svc.tenant}</td>}
-                    <td className="px-3 py-2">
-                      <span className="flex flex-wrap gap-1">
-                        <HealthBadge status={svc.status} size="sm" />
-                        {svc.maintenance && <MaintenanceBadge size="sm" />}
-                      </span>
-                    </td>
-                    <td className="px-3 py-2 text-right tabular-nums">{svc.instances.length}</td>
-                    <td className="px-3 py-2 whitespace-nowrap">
-                      <code className="font-mono">{svc.healthPath}</code> every {svc.checkIntervalSeconds} s
-                    </td>
-                    <td className="px-3 py-2">
-                      <span className="flex flex-wrap justify-end gap-2">
-                        <Link
-                          href={serviceEditHref(svc.name, svc.tenant)}
-                          className="btn btn-secondary px-3 py-1 text-sm"
-                          aria-label={`Edit ${svc.name}`}
-                        >
-                          Edit
-                        </Link>
-                        <button
-                          type="button"
-                          className="btn px-3 py-1 text-sm text-error-dark ring-2 ring-error-dark ring-inset hover:bg-error-lighter"
-                          aria-label={`Delete ${svc.name}`}
-                          onClick={() => {
-                            remove.reset();
-                            setDeleting(svc);
-                          }}
-                        >
-                          Delete
-                        </button>
-                      </span>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+            {services.map((svc) => (
+              <tr key={`${svc.tenant}/${svc.name}`} className="border-t border-line align-top">
+                <th scope="row" className="px-3 py-2 font-normal">
+                  <Link href={servicePageHref(svc.name, svc.tenant)} className="font-mono font-semibold">
+                    {svc.name}
+                  </Link>
+                  {svc.description && <span className="block text-xs text-muted">{svc.description}</span>}
+                </th>
+                {canPickTenant && <td className="px-3 py-2">{svc.tenant}</td>}
+                <td className="px-3 py-2">
+                  <span className="flex flex-wrap gap-1">
+                    <HealthBadge status={svc.status} size="sm" />
+                    {svc.maintenance && <MaintenanceBadge size="sm" />}
+                  </span>
+                </td>
+                <td className="px-3 py-2 text-right tabular-nums">{svc.instances.length}</td>
+                <td className="px-3 py-2 whitespace-nowrap">
+                  <code className="font-mono">{svc.healthPath}</code> every {svc.checkIntervalSeconds} s
+                </td>
+                <td className="px-3 py-2">
+                  <span className="flex flex-wrap justify-end gap-2">
+                    <Link
+                      href={serviceEditHref(svc.name, svc.tenant)}
+                      className="btn btn-secondary px-3 py-1 text-sm"
+                      aria-label={`Edit ${svc.name}`}
+                    >
+                      Edit
+                    </Link>
+                    <button
+                      type="button"
+                      className="btn px-3 py-1 text-sm text-error-dark ring-2 ring-error-dark ring-inset hover:bg-error-lighter"
+                      aria-label={`Delete ${svc.name}`}
+                      onClick={() => {
+                        remove.reset();
+                        setDeleting(svc);
+                      }}
+                    >
+                      Delete
+                    </button>
+                  </span>
+                </td>
+              </tr>
+            ))}
+          </DataTable>
           <div className="flex flex-wrap items-center gap-4">
-            {query.hasNextPage && (
-              <button
-                type="button"
-                className="btn btn-secondary"
-                disabled={query.isFetchingNextPage}
-                onClick={() => void query.fetchNextPage()}
-              >
-                {query.isFetchingNextPage ? "Loading more…" : "Show more services"}
-              </button>
-            )}
+            <LoadMoreButton query={query} label="Show more services" />
             <p className="text-sm text-muted">
               Showing {services.length} {services.length === 1 ? "service" : "services"}
               {query.hasNextPage ? "" : " — that’s all of them"}.

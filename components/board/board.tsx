@@ -1,5 +1,6 @@
 "use client";
 
+import { LoadMoreButton } from "../load-more-button";
 import { useInfiniteQuery, type InfiniteData, type UseInfiniteQueryResult } from "@tanstack/react-query";
 import Link from "next/link";
 import { usePathname, useSearchParams } from "next/navigation";
@@ -369,16 +370,7 @@ function BoardBody({
         </ul>
       )}
       <div className="flex flex-wrap items-center gap-4">
-        {query.hasNextPage && (
-          <button
-            type="button"
-            className="btn btn-secondary"
-            disabled={query.isFetchingNextPage}
-            onClick={() => void query.fetchNextPage()}
-          >
-            {query.isFetchingNextPage ? "Loading more…" : "Show more services"}
-          </button>
-        )}
+        <LoadMoreButton query={query} label="Show more services" />
         <p className="text-sm text-muted">
           Showing {items.length}
           {expected !== undefined && !filters.q && expected >= items.length ? ` of ${expected}` : ""}{" "}

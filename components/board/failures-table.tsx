@@ -1,5 +1,6 @@
 "use client";
 
+import { DataTable } from "../data-table";
 import { useQuery } from "@tanstack/react-query";
 import { registryQueries } from "../queries/registry";
 import { Ago } from "./ago";
@@ -47,51 +48,31 @@ export function FailuresTable({
     );
   }
 
-  const th = "px-3 py-2 font-bold whitespace-nowrap";
   return (
-    <div
-      tabIndex={0}
-      role="group"
-      aria-labelledby={labelledBy}
-      className="overflow-x-auto rounded-md border border-line"
+    <DataTable
+      labelledBy={labelledBy}
+      columns={[
+        { key: "when", label: "When" },
+        { key: "instance", label: "Instance" },
+        { key: "http", label: "HTTP", numeric: true },
+        { key: "latency", label: "Latency", numeric: true },
+        { key: "error", label: "Error" },
+      ]}
     >
-      <table className="w-full border-collapse text-left text-sm" aria-labelledby={labelledBy}>
-        <thead className="bg-surface">
-          <tr>
-            <th scope="col" className={th}>
-              When
-            </th>
-            <th scope="col" className={th}>
-              Instance
-            </th>
-            <th scope="col" className={`${th} text-right`}>
-              HTTP
-            </th>
-            <th scope="col" className={`${th} text-right`}>
-              Latency
-            </th>
-            <th scope="col" className={th}>
-              Error
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {items.map((f, i) => (
-            <tr key={`${f.at}-${f.instanceId}-${i}`} className="border-t border-line align-top">
-              <td className="px-3 py-2 whitespace-nowrap tabular-nums">
-                <Ago iso={f.at} />
-              </td>
-              <td className="px-3 py-2">
-                <span className="font-mono break-all">{f.url}</span>
-                {f.region && <span className="block text-xs text-muted">{f.region}</span>}
-              </td>
-              <td className="px-3 py-2 text-right tabular-nums">{f.httpStatus ?? "—"}</td>
-              <td className="px-3 py-2 text-right whitespace-nowrap tabular-nums">{formatLatency(f.latencyMs)}</td>
-              <td className="px-3 py-2 font-mono text-xs break-words">{f.error || "—"}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+      {items.map((f, i) => (
+        <tr key={`${f.at}-${f.instanceId}-${i}`} className="border-t border-line align-top">
+          <td className="px-3 py-2 whitespace-nowrap tabular-nums">
+            <Ago iso={f.at} />
+          </td>
+          <td className="px-3 py-2">
+            <span className="font-mono break-all">{f.url}</span>
+            {f.region && <span className="block text-xs text-muted">{f.region}</span>}
+          </td>
+          <td className="px-3 py-2 text-right tabular-nums">{f.httpStatus ?? "—"}</td>
+          <td className="px-3 py-2 text-right whitespace-nowrap tabular-nums">{formatLatency(f.latencyMs)}</td>
+          <td className="px-3 py-2 font-mono text-xs break-words">{f.error || "—"}</td>
+        </tr>
+      ))}
+    </DataTable>
   );
 }

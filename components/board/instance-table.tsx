@@ -1,5 +1,6 @@
 "use client";
 
+import { DataTable } from "../data-table";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Fragment, useState } from "react";
 import { registryApi, registryQueries, type InstanceView, type ServiceView } from "../queries/registry";
@@ -45,7 +46,6 @@ export function InstanceTable({
   });
 
   const pendingId = toggle.isPending ? toggle.variables?.instance.id : undefined;
-  const th = "px-3 py-2 font-bold whitespace-nowrap";
 
   if (service.instances.length === 0) {
     return (
@@ -57,118 +57,93 @@ export function InstanceTable({
 
   return (
     <div className="space-y-3">
-      <div
-        tabIndex={0}
-        role="group"
-        aria-labelledby={labelledBy}
-        className="overflow-x-auto rounded-md border border-line"
+      <DataTable
+        labelledBy={labelledBy}
+        columns={[
+          { key: "url", label: "URL" },
+          { key: "region", label: "Region" },
+          { key: "weight", label: "Weight", numeric: true },
+          { key: "status", label: "Status" },
+          { key: "checked", label: "Last check" },
+          { key: "latency", label: "Latency", numeric: true },
+          { key: "error", label: "Last error" },
+          { key: "actions", label: <span className="sr-only">Actions</span> },
+        ]}
       >
-        <table className="w-full border-collapse text-left text-sm" aria-labelledby={labelledBy}>
-          <thead className="bg-surface">
-            <tr>
-              <th scope="col" className={th}>
-                URL
-              </th>
-              <th scope="col" className={th}>
-                Region
-              </th>
-              <th scope="col" className={`${th} text-right`}>
-                Weight
-              </th>
-              <th scope="col" className={th}>
-                Status
-              </th>
-              <th scope="col" className={th}>
-                Last check
-              </th>
-              <th scope="col" className={`${th} text-right`}>
-                Latency
-              </th>
-              <th scope="col" className={th}>
-                Last error
-              </th>
-              <th scope="col" className={th}>
-                <span className="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {service.instances.map((inst) => {
-              const demoInstance = demoByInstance.get(inst.id);
-              return (
-                <Fragment key={inst.id}>
-                  <tr className={`border-t border-line align-top ${inst.enabled ? "" : "bg-surface"}`}>
-                    <th scope="row" className="px-3 py-2 font-normal">
-                      <span className="font-mono whitespace-nowrap">{inst.url}</span>
-                    </th>
-                    <td className="px-3 py-2">{inst.region}</td>
-                    <td className="px-3 py-2 text-right tabular-nums">{inst.weight}</td>
-                    <td className="px-3 py-2">
-                      <div className="flex flex-col items-start gap-1">
-                        {inst.enabled ? (
-                          <HealthBadge status={inst.status} size="sm" />
-                        ) : (
-                          <span className="inline-flex items-center gap-1 rounded-full bg-white px-2 py-0.5 text-xs font-bold ring-1 ring-muted ring-inset">
-                            <span aria-hidden="true">⏸</span> Drained
-                          </span>
-                        )}
-                        {inst.status !== "green" && inst.statusReason && (
-                          <span className="text-xs">{capitalise(inst.statusReason)}</span>
-                        )}
-                      </div>
-                    </td>
-                    <td className="px-3 py-2 whitespace-nowrap tabular-nums">
-                      <Ago iso={inst.lastCheckedAt} />
-                    </td>
-                    <td className="px-3 py-2 text-right whitespace-nowrap tabular-nums">
-                      {formatLatency(inst.lastLatencyMs)}
-                    </td>
-                    <td className="max-w-[16rem] px-3 py-2 break-words">
-                      {inst.lastError ? <span className="font-mono text-xs">{inst.lastError}</span> : "—"}
-                    </td>
-                    <td className="px-3 py-2">
-                      {inst.enabled ? (
-                        <button
-                          type="button"
-                          className="btn btn-secondary px-3 py-1 text-sm"
-                          aria-label={`Drain ${inst.url}`}
-                          disabled={pendingId === inst.id}
-                          onClick={() => {
-                            toggle.reset();
-                            setConfirming(inst);
-                          }}
-                        >
-                          Drain
-                        </button>
-                      ) : (
-                        <button
-                          type="button"
-                          className="btn btn-primary px-3 py-1 text-sm"
-                          aria-label={`Enable ${inst.url}`}
-                          disabled={pendingId === inst.id}
-                          onClick={() => {
-                            toggle.reset();
-                            toggle.mutate({ instance: inst, enabled: true });
-                          }}
-                        >
-                          {pendingId === inst.id ? "Enabling…" : "Enable"}
-                        </button>
-                      )}
-                    </td>
-                  </tr>
-                  {demoInstance && (
-                    <tr className="bg-info-lighter">
-                      <td colSpan={8} className="px-3 py-2">
-                        <DemoModeControl instance={demoInstance} label={`Demo fleet mode for ${inst.url}`} />
-                      </td>
-                    </tr>
+        {service.instances.map((inst) => {
+          const demoInstance = demoByInstance.get(inst.id);
+          return (
+            <Fragment key={inst.id}>
+              <tr className={`border-t border-line align-top ${inst.enabled ? "" : "bg-surface"}`}>
+                <th scope="row" className="px-3 py-2 font-normal">
+                  <span className="font-mono whitespace-nowrap">{inst.url}</span>
+                </th>
+                <td className="px-3 py-2">{inst.region}</td>
+                <td className="px-3 py-2 text-right tabular-nums">{inst.weight}</td>
+                <td className="px-3 py-2">
+                  <div className="flex flex-col items-start gap-1">
+                    {inst.enabled ? (
+                      <HealthBadge status={inst.status} size="sm" />
+                    ) : (
+                      <span className="inline-flex items-center gap-1 rounded-full bg-white px-2 py-0.5 text-xs font-bold ring-1 ring-muted ring-inset">
+                        <span aria-hidden="true">⏸</span> Drained
+                      </span>
+                    )}
+                    {inst.status !== "green" && inst.statusReason && (
+                      <span className="text-xs">{capitalise(inst.statusReason)}</span>
+                    )}
+                  </div>
+                </td>
+                <td className="px-3 py-2 whitespace-nowrap tabular-nums">
+                  <Ago iso={inst.lastCheckedAt} />
+                </td>
+                <td className="px-3 py-2 text-right whitespace-nowrap tabular-nums">
+                  {formatLatency(inst.lastLatencyMs)}
+                </td>
+                <td className="max-w-[16rem] px-3 py-2 break-words">
+                  {inst.lastError ? <span className="font-mono text-xs">{inst.lastError}</span> : "—"}
+                </td>
+                <td className="px-3 py-2">
+                  {inst.enabled ? (
+                    <button
+                      type="button"
+                      className="btn btn-secondary px-3 py-1 text-sm"
+                      aria-label={`Drain ${inst.url}`}
+                      disabled={pendingId === inst.id}
+                      onClick={() => {
+                        toggle.reset();
+                        setConfirming(inst);
+                      }}
+                    >
+                      Drain
+                    </button>
+                  ) : (
+                    <button
+                      type="button"
+                      className="btn btn-primary px-3 py-1 text-sm"
+                      aria-label={`Enable ${inst.url}`}
+                      disabled={pendingId === inst.id}
+                      onClick={() => {
+                        toggle.reset();
+                        toggle.mutate({ instance: inst, enabled: true });
+                      }}
+                    >
+                      {pendingId === inst.id ? "Enabling…" : "Enable"}
+                    </button>
                   )}
-                </Fragment>
-              );
-            })}
-          </tbody>
-        </table>
-      </div>
+                </td>
+              </tr>
+              {demoInstance && (
+                <tr className="bg-info-lighter">
+                  <td colSpan={8} className="px-3 py-2">
+                    <DemoModeControl instance={demoInstance} label={`Demo fleet mode for ${inst.url}`} />
+                  </td>
+                </tr>
+              )}
+            </Fragment>
+          );
+        })}
+      </DataTable>
 
       <p role="status" className="text-sm font-semibold">
         {toggle.isError && !confirming ? `Couldn’t change the instance: ${toggle.error.message}` : announcement}
