@@ -3,8 +3,8 @@ import { Suspense } from "react";
 import { Board } from "@/components/board/board";
 import { DemoLogins } from "@/components/demo-logins";
 import { currentPrincipal } from "@/lib/auth/session";
+import { tenantIds } from "@/lib/tenancy/tenant-ids";
 import { demoModeInThisProcess, setting } from "@/lib/config/env";
-import { db } from "@/lib/db/prisma";
 
 function demoMode(): boolean {
   try {
@@ -19,16 +19,6 @@ function maxUploadMb(): number {
     return Math.floor(setting("HMS_MAX_UPLOAD_BYTES") / (1024 * 1024));
   } catch {
     return 25;
-  }
-}
-
-/** The agencies a global admin can pick on the board (the board also adds any it sees). */
-async function agencyIds(): Promise<string[]> {
-  try {
-    const rows = await db().tenant.findMany({ select: { id: true }, orderBy: { id: "asc" } });
-    return rows.map((r) => r.id);
-  } catch {
-    return []; // the board itself reports an outage
   }
 }
 
@@ -84,7 +74,7 @@ export default async function HomePage({
   }
 
   const globalAdmin = principal.role === "admin" && principal.tenantId === null;
-  const tenants = globalAdmin ? await agencyIds() : [];
+  const tenants = globalAdmin ? await tenantIds() : [];
 
   return (
     <div className="space-y-8">

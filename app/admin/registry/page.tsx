@@ -4,25 +4,16 @@ import { redirect } from "next/navigation";
 import { AdminOnly } from "@/components/admin/admin-only";
 import { RegistryImport } from "@/components/admin/registry-import";
 import { currentPrincipal } from "@/lib/auth/session";
-import { db } from "@/lib/db/prisma";
+import { tenantIds } from "@/lib/tenancy/tenant-ids";
 
 export const metadata: Metadata = { title: "Import registry.yml" };
-
-async function agencyIds(): Promise<string[]> {
-  try {
-    const rows = await db().tenant.findMany({ select: { id: true }, orderBy: { id: "asc" } });
-    return rows.map((r) => r.id);
-  } catch {
-    return [];
-  }
-}
 
 export default async function RegistryImportPage() {
   const principal = await currentPrincipal();
   if (!principal) redirect(`/signin?callbackUrl=${encodeURIComponent("/admin/registry")}`);
   if (principal.role !== "admin") return <AdminOnly role={principal.role} />;
   const global = principal.tenantId === null;
-  const tenants = global ? await agencyIds() : [];
+  const tenants = global ? await tenantIds() : [];
 
   return (
     <div className="space-y-6">

@@ -4,18 +4,9 @@ import { Suspense } from "react";
 import { AdminOnly } from "@/components/admin/admin-only";
 import { ServicesList } from "@/components/admin/services-list";
 import { currentPrincipal } from "@/lib/auth/session";
-import { db } from "@/lib/db/prisma";
+import { tenantIds } from "@/lib/tenancy/tenant-ids";
 
 export const metadata: Metadata = { title: "Service registry" };
-
-async function agencyIds(): Promise<string[]> {
-  try {
-    const rows = await db().tenant.findMany({ select: { id: true }, orderBy: { id: "asc" } });
-    return rows.map((r) => r.id);
-  } catch {
-    return []; // the list itself reports an outage
-  }
-}
 
 export default async function AdminServicesPage() {
   const principal = await currentPrincipal();
@@ -25,7 +16,7 @@ export default async function AdminServicesPage() {
 
   return (
     <Suspense fallback={<p className="text-muted">Loading services…</p>}>
-      <ServicesList canPickTenant={global} tenants={global ? await agencyIds() : []} />
+      <ServicesList canPickTenant={global} tenants={global ? await tenantIds() : []} />
     </Suspense>
   );
 }

@@ -4,18 +4,9 @@ import { redirect } from "next/navigation";
 import { AdminOnly } from "@/components/admin/admin-only";
 import { ServiceForm } from "@/components/admin/service-form";
 import { currentPrincipal } from "@/lib/auth/session";
-import { db } from "@/lib/db/prisma";
+import { tenantIds } from "@/lib/tenancy/tenant-ids";
 
 export const metadata: Metadata = { title: "Register a service" };
-
-async function agencyIds(): Promise<string[]> {
-  try {
-    const rows = await db().tenant.findMany({ select: { id: true }, orderBy: { id: "asc" } });
-    return rows.map((r) => r.id);
-  } catch {
-    return []; // the form falls back to a text field; the server checks the name
-  }
-}
 
 export default async function NewServicePage({
   searchParams,
@@ -26,7 +17,7 @@ export default async function NewServicePage({
   if (!principal) redirect(`/signin?callbackUrl=${encodeURIComponent("/admin/services/new")}`);
   if (principal.role !== "admin") return <AdminOnly role={principal.role} />;
   const global = principal.tenantId === null;
-  const tenants = global ? await agencyIds() : [];
+  const tenants = global ? await tenantIds() : [];
   const requested = typeof query.tenant === "string" && tenants.includes(query.tenant) ? query.tenant : null;
 
   return (
