@@ -6,6 +6,7 @@ import { percentileFromBuckets, sumBucketsSql } from "./latency-buckets";
 import {
   WORKER_LIVENESS_COLUMNS,
   workerLivenessFrom,
+  type ServiceHealth,
   type WorkerLiveness,
   type WorkerLivenessRow,
 } from "./health-report";
@@ -50,17 +51,11 @@ export const boardQuery = z.object({
 });
 export type BoardQuery = z.infer<typeof boardQuery>;
 
-export interface BoardItem {
-  name: string;
-  tenant: string;
-  status: HealthStatus;
-  reason: string | null;
-  maintenance: boolean;
-  statusChangedAt: string | null;
+/** A tile: a service's health as `/health` reports it, plus latency and per-region counts. */
+export interface BoardItem extends Omit<ServiceHealth, "checkedAt"> {
   lastCheckedAt: string | null;
   p95LatencyMs: number | null;
   regions: { region: string; healthy: number; total: number }[];
-  instances: { healthy: number; total: number; drained: number };
 }
 
 export interface Board {

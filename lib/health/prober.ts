@@ -130,6 +130,21 @@ export interface ProbeRoundResult {
   durationMs: number;
 }
 
+function emptyRoundResult(): ProbeRoundResult {
+  return {
+    leased: 0,
+    probed: 0,
+    drained: 0,
+    pass: 0,
+    warn: 0,
+    fail: 0,
+    instanceChanges: 0,
+    serviceChanges: 0,
+    lostLeases: 0,
+    durationMs: 0,
+  };
+}
+
 /**
  * Leases the due instances (one statement), joined with their service's settings. Drained
  * (enabled = false) instances are leased too but never probed: the registry drains an instance
@@ -234,18 +249,7 @@ export async function runProbeRound(opts: ProbeRoundOptions): Promise<ProbeRound
   const concurrency = Math.max(1, opts.concurrency ?? 50);
   const batch = Math.max(1, opts.batch ?? 200);
   const now = opts.now ?? (() => new Date());
-  const result: ProbeRoundResult = {
-    leased: 0,
-    probed: 0,
-    drained: 0,
-    pass: 0,
-    warn: 0,
-    fail: 0,
-    instanceChanges: 0,
-    serviceChanges: 0,
-    lostLeases: 0,
-    durationMs: 0,
-  };
+  const result = emptyRoundResult();
 
   // A probe waits for a free lane: the lease must cover the waves of probes ahead of it.
   const waves = Math.ceil(batch / concurrency);
@@ -468,38 +472,13 @@ export async function recomputeServiceStatus(tx: pg.PoolClient, serviceId: strin
 export async function probeUntilIdle(
   opts: ProbeRoundOptions & { maxRounds?: number },
 ): Promise<ProbeRoundResult & { rounds: number }> {
-  const total = {
-    leased: 0,
-    probed: 0,
-    drained: 0,
-    pass: 0,
-    warn: 0,
-    fail: 0,
-    instanceChanges: 0,
-    serviceChanges: 0,
-    lostLeases: 0,
-    durationMs: 0,
-    rounds: 0,
-  };
+  const total = { ...emptyRoundResult(), rounds: 0 };
   const batch = Math.max(1, opts.batch ?? 200);
   const maxRounds = opts.maxRounds ?? 50;
   while (total.rounds < maxRounds && !opts.signal?.aborted) {
     const r = await runProbeRound(opts);
     total.rounds++;
-    for (const k of [
-      "leased",
-      "probed",
-      "drained",
-      "pass",
-      "warn",
-      "fail",
-      "instanceChanges",
-      "serviceChanges",
-      "lostLeases",
-      "durationMs",
-    ] as const) {
-      total[k] += r[k];
-    }
+    for (const k of Object.keys(r) as (keyof ProbeRoundResult)[]) total[k] += r[k];
     if (r.leased < batch) break;
   }
   return total;
