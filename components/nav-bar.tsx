@@ -29,8 +29,15 @@ function linksFor(principal: Principal | null): NavLink[] {
   }
   // Operators and admins land on the board; service pages live under /board.
   const board: NavLink = { href: "/", label: "Board", sections: ["/board"] };
-  if (principal.role === "admin") return [board, { href: "/admin/services", label: "Registry", sections: ["/admin"] }];
-  return [board];
+  const operations: NavLink[] = [board, { href: "/circuits", label: "Circuits" }, { href: "/traffic", label: "Traffic" }];
+  if (principal.role === "admin") {
+    return [
+      ...operations,
+      { href: "/admin/services", label: "Registry", sections: ["/admin/services", "/admin/registry"] },
+      { href: "/admin/limits", label: "Rate limits" },
+    ];
+  }
+  return operations;
 }
 
 /** The site header: product name, role-aware links, who is signed in, sign in / sign out. */

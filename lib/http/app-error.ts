@@ -54,6 +54,10 @@ export const errorCodes = {
   ssrf_broadcast: 422,
   // 429
   rate_limited: 429,
+  // 502 / 503 / 504 (gateway)
+  upstream_failed: 502,
+  no_healthy_instance: 503,
+  upstream_timeout: 504,
   // 503
   dependency_unavailable: 503,
 } as const;

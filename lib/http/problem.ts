@@ -14,6 +14,8 @@ const titles: Record<number, string> = {
   422: "Unprocessable Content",
   429: "Too Many Requests",
   500: "Internal Server Error",
+  502: "Bad Gateway",
+  504: "Gateway Timeout",
   503: "Service Unavailable",
 };
 
