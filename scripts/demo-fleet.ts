@@ -4,12 +4,24 @@
  */
 import { startFleet } from "../lib/demo-fleet/fleet-server";
 import { setting } from "../lib/config/env";
+import { runDemoTraffic } from "../lib/demo-fleet/demo-traffic";
 
 const base = setting("HMS_DEMO_FLEET_PORT");
 const fleet = await startFleet(base);
 console.log(`[demo-fleet] control on ${fleet.controlUrl}, instances on ports ${base + 1}–${base + 5}`);
+const ac = new AbortController();
+// HMS_DEMO_TRAFFIC=0 keeps the fleet quiet (only health checks reach it).
+if (process.env.HMS_DEMO_TRAFFIC !== "0") {
+  void runDemoTraffic({
+    webUrl: `http://127.0.0.1:${setting("PORT")}`,
+    password: setting("HMS_DEMO_PASSWORD"),
+    signal: ac.signal,
+    log: (m) => console.log(`[demo-fleet] ${m}`),
+  });
+}
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
   process.on(sig, () => {
+    ac.abort();
     void fleet.stop().then(() => process.exit(0));
   });
 }

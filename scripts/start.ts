@@ -86,10 +86,10 @@ function launch(name: string, args: string[]): ChildProcess {
   return child;
 }
 
-const nextBin = path.join(root, "node_modules/next/dist/bin/next");
-launch("web", [nextBin, process.argv.includes("--dev") ? "dev" : "start", "-p", String(env.PORT)]);
-launch("worker", [path.join(root, "node_modules/tsx/dist/cli.mjs"), "lib/worker/main.ts"]);
-if (demo) launch("demo fleet", [path.join(root, "node_modules/tsx/dist/cli.mjs"), "scripts/demo-fleet.ts"]);
+const tsx = path.join(root, "node_modules/tsx/dist/cli.mjs");
+launch("web", [tsx, "scripts/web-server.ts", ...(process.argv.includes("--dev") ? ["--dev"] : [])]);
+launch("worker", [tsx, "lib/worker/main.ts"]);
+if (demo) launch("demo fleet", [tsx, "scripts/demo-fleet.ts"]);
 
 async function waitForWeb(): Promise<boolean> {
   for (let i = 0; i < 240; i++) {

@@ -1,5 +1,6 @@
 import Link from "next/link";
 import { memo } from "react";
+import { BreakerBadges } from "../circuits/breaker-badges";
 import { servicePageHref, type BoardItem } from "../queries/registry";
 import { Ago } from "./ago";
 import { tileReason } from "./board-tile";
@@ -19,7 +20,7 @@ export function BoardList({ items, showTenant }: { items: BoardItem[]; showTenan
         <caption className="sr-only">Services, worst first</caption>
         <colgroup>
           <col className="w-[22%]" />
-          <col className="w-[9.5rem]" />
+          <col className="w-[12rem]" />
           <col />
           <col className="w-[5rem]" />
           <col className="w-[5rem]" />
@@ -75,6 +76,7 @@ const BoardRow = memo(function BoardRow({ item, showTenant }: { item: BoardItem;
         <span className="flex flex-wrap gap-1">
           <HealthBadge status={item.status} size="sm" />
           {item.maintenance && <MaintenanceBadge size="sm" />}
+          <BreakerBadges facts={item} />
         </span>
       </td>
       <td className="px-3 py-1.5 break-words">{reason ?? <span className="text-muted">—</span>}</td>

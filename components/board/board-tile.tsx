@@ -1,5 +1,6 @@
 import Link from "next/link";
 import { memo } from "react";
+import { BreakerBadges } from "../circuits/breaker-badges";
 import { servicePageHref, type BoardItem } from "../queries/registry";
 import { HealthBadge, MaintenanceBadge, healthStyles } from "./health-status";
 import { Ago, Since } from "./ago";
@@ -22,8 +23,9 @@ export function tileReason(item: BoardItem): string | null {
 }
 
 /**
- * One service on the board: status (colour, icon and word), why it is not green, instances
- * healthy per region, p95 latency and the last check. The whole tile links to the service page.
+ * One service on the board: status (colour, icon and word), why it is not green, its breakers
+ * and failover, instances healthy per region, p95 latency and the last check. The whole tile
+ * links to the service page.
  */
 export const BoardTile = memo(function BoardTile({ item, showTenant }: { item: BoardItem; showTenant: boolean }) {
   const style = healthStyles[item.status];
@@ -58,6 +60,7 @@ export const BoardTile = memo(function BoardTile({ item, showTenant }: { item: B
 
       <div className="flex flex-wrap items-center gap-x-2 gap-y-1 text-sm">
         {item.maintenance && <MaintenanceBadge size="sm" />}
+        <BreakerBadges facts={item} />
         {item.statusChangedAt && (
           <span className="text-muted" title={`Since ${formatAbsolute(item.statusChangedAt)}`}>
             {style.label} for <Since iso={item.statusChangedAt} coarse />

@@ -3,8 +3,11 @@
 import { DataTable } from "../data-table";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Fragment, useState } from "react";
+import { CircuitBadge, ForcedMarker, OpenUntil } from "../circuits/circuit-state";
+import { ForceButtons, useForceCircuit } from "../circuits/force-circuit";
+import { circuitQueries, type CircuitView } from "../queries/circuits";
 import { registryApi, registryQueries, type InstanceView, type ServiceView } from "../queries/registry";
-import { Ago } from "./ago";
+import { Ago, Since } from "./ago";
 import { ConfirmDialog } from "./confirm-dialog";
 import { DemoModeControl } from "./demo-mode-control";
 import { HealthBadge } from "./health-status";
@@ -12,8 +15,9 @@ import { formatLatency } from "./relative-time";
 import { capitalise } from "./words";
 
 /**
- * The instances of one service: where each lives, how it is doing, and the operator's one
- * action on it — drain (stop sending it traffic; asks first) or enable again.
+ * The instances of one service: where each lives, how it is doing, its breaker, and the
+ * operator's actions on it — drain (stop sending it traffic; asks first) or enable again, and
+ * force the breaker open or closed or release it (asks first).
  */
 export function InstanceTable({
   service,
@@ -29,6 +33,9 @@ export function InstanceTable({
   const [announcement, setAnnouncement] = useState("");
   const demo = useQuery({ ...registryQueries.demoInstances(), retry: false });
   const demoByInstance = new Map((demo.data?.items ?? []).map((d) => [d.instanceId, d]));
+  const circuits = useQuery(circuitQueries.service(service.name, tenant));
+  const circuitByInstance = new Map((circuits.data?.items ?? []).map((c) => [c.instanceId, c]));
+  const force = useForceCircuit();
 
   const toggle = useMutation({
     mutationFn: ({ instance, enabled }: { instance: InstanceView; enabled: boolean }) =>
@@ -64,6 +71,7 @@ export function InstanceTable({
           { key: "region", label: "Region" },
           { key: "weight", label: "Weight", numeric: true },
           { key: "status", label: "Status" },
+          { key: "breaker", label: "Breaker" },
           { key: "checked", label: "Last check" },
           { key: "latency", label: "Latency", numeric: true },
           { key: "error", label: "Last error" },
@@ -93,6 +101,14 @@ export function InstanceTable({
                       <span className="text-xs">{capitalise(inst.statusReason)}</span>
                     )}
                   </div>
+                </td>
+                <td className="px-3 py-2">
+                  <BreakerCell
+                    circuit={circuitByInstance.get(inst.id)}
+                    failed={circuits.isError}
+                    onAsk={force.ask}
+                    pending={force.pendingId === inst.id}
+                  />
                 </td>
                 <td className="px-3 py-2 whitespace-nowrap tabular-nums">
                   <Ago iso={inst.lastCheckedAt} />
@@ -135,7 +151,7 @@ export function InstanceTable({
               </tr>
               {demoInstance && (
                 <tr className="bg-info-lighter">
-                  <td colSpan={8} className="px-3 py-2">
+                  <td colSpan={9} className="px-3 py-2">
                     <DemoModeControl instance={demoInstance} label={`Demo fleet mode for ${inst.url}`} />
                   </td>
                 </tr>
@@ -148,6 +164,8 @@ export function InstanceTable({
       <p role="status" className="text-sm font-semibold">
         {toggle.isError && !confirming ? `Couldn’t change the instance: ${toggle.error.message}` : announcement}
       </p>
+
+      {force.element}
 
       <ConfirmDialog
         open={confirming !== null}
@@ -168,6 +186,39 @@ export function InstanceTable({
         </p>
         <p className="text-muted">You can enable it again at any time.</p>
       </ConfirmDialog>
+    </div>
+  );
+}
+
+/** One instance's breaker: state, since when, the countdown to trial calls, who forced it, and force / release. */
+function BreakerCell({
+  circuit,
+  failed,
+  onAsk,
+  pending,
+}: {
+  circuit: CircuitView | undefined;
+  failed: boolean;
+  onAsk: ReturnType<typeof useForceCircuit>["ask"];
+  pending: boolean;
+}) {
+  if (!circuit) return <span className="text-muted">{failed ? "Couldn’t load" : "—"}</span>;
+  return (
+    <div className="flex min-w-[11rem] flex-col items-start gap-1">
+      <span className="inline-flex flex-wrap items-center gap-1">
+        <CircuitBadge state={circuit.state} size="sm" />
+        <ForcedMarker circuit={circuit} />
+      </span>
+      <span className="text-xs whitespace-nowrap text-muted">
+        for <Since iso={circuit.since} />
+        {circuit.state === "open" && (
+          <>
+            {" · "}
+            <OpenUntil circuit={circuit} />
+          </>
+        )}
+      </span>
+      <ForceButtons circuit={circuit} onAsk={onAsk} pending={pending} />
     </div>
   );
 }

@@ -72,6 +72,19 @@ export function formatDuration(fromIso: string | null | undefined, nowMs: number
   return `${Math.floor(h / 24)} d`;
 }
 
+/** How long until a moment: "12 s", "4 min", "2 h 5 min"; null when it has passed (or never comes). */
+export function formatCountdown(toIso: string | null | undefined, nowMs: number): string | null {
+  if (!toIso) return null;
+  const t = Date.parse(toIso);
+  if (Number.isNaN(t)) return null;
+  const s = Math.ceil((t - nowMs) / 1000);
+  if (s <= 0) return null;
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${s % 60} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
 /** "142 ms", "1.25 s", "—". */
 export function formatLatency(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return "—";

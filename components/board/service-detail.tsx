@@ -3,7 +3,9 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import type { ReactNode } from "react";
+import { BreakerBadges } from "../circuits/breaker-badges";
 import { isApiError } from "../queries/api-error";
+import { circuitQueries } from "../queries/circuits";
 import { registryApi, registryQueries, serviceEditHref, type ServiceView } from "../queries/registry";
 import { Ago, Since } from "./ago";
 import { FailuresTable } from "./failures-table";
@@ -14,8 +16,9 @@ import { formatAbsolute, formatLatency } from "./relative-time";
 import { capitalise } from "./words";
 
 /**
- * One service, live: status and why, the instances (drain / enable), the check history chart
- * and the latest failures. Admins also get the maintenance switch and the edit link.
+ * One service, live: status and why, its breakers and failover, the instances (drain / enable,
+ * force / release breakers), the check history chart and the latest failures. Admins also get
+ * the maintenance switch and the edit link.
  */
 export function ServiceDetail({ name, tenant, isAdmin }: { name: string; tenant: string | null; isAdmin: boolean }) {
   const query = useQuery(registryQueries.service(name, tenant));
@@ -127,6 +130,7 @@ function ServiceHeader({
             <h1 className="text-4xl font-bold tracking-tight break-words">{svc.name}</h1>
             <HealthBadge status={svc.status} size="lg" />
             {svc.maintenance && <MaintenanceBadge />}
+            <ServiceBreakers name={svc.name} tenant={tenant} />
           </div>
           {svc.status !== "green" && (
             <p className="text-lg font-semibold" data-testid="service-reason">
@@ -182,6 +186,12 @@ function ServiceHeader({
       </p>
     </header>
   );
+}
+
+/** Open / half-open / forced breakers and the gateway's failover, as on the board tile. */
+function ServiceBreakers({ name, tenant }: { name: string; tenant: string | null }) {
+  const { data } = useQuery(circuitQueries.service(name, tenant));
+  return data ? <BreakerBadges facts={data} size="md" /> : null;
 }
 
 function latestCheck(svc: ServiceView): string | null {

@@ -49,15 +49,8 @@ function genericDetail(status: number): string {
   return `The request could not be completed (error ${status}).`;
 }
 
-/** GET a same-origin JSON API (the browser's session cookie authenticates it) and validate the shape. */
-export async function getJson<T>(url: string, schema: z.ZodType<T>, signal?: AbortSignal): Promise<T> {
-  let res: Response;
-  try {
-    res = await fetch(url, { headers: { accept: "application/json" }, credentials: "same-origin", signal });
-  } catch (err) {
-    if (signal?.aborted) throw err;
-    throw apiErrorFrom(0, "");
-  }
+/** A response's JSON body, validated against `schema`; a failed response becomes an ApiError. */
+async function answerOf<T>(res: Response, schema: z.ZodType<T>): Promise<T> {
   const text = await res.text();
   if (!res.ok) throw apiErrorFrom(res.status, text);
   let json: unknown;
@@ -71,6 +64,34 @@ export async function getJson<T>(url: string, schema: z.ZodType<T>, signal?: Abo
     throw new ApiError(res.status, "invalid_response", "The server sent an answer we couldn't read. Please try again.");
   }
   return parsed.data;
+}
+
+/** GET a same-origin JSON API (the browser's session cookie authenticates it) and validate the shape. */
+export async function getJson<T>(url: string, schema: z.ZodType<T>, signal?: AbortSignal): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: { accept: "application/json" }, credentials: "same-origin", signal });
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    throw apiErrorFrom(0, "");
+  }
+  return answerOf(res, schema);
+}
+
+/** POST a JSON body to a same-origin API and validate the answer's shape (problem+json → ApiError). */
+export async function postJson<T>(url: string, body: unknown, schema: z.ZodType<T>): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: "POST",
+      headers: { accept: "application/json", "content-type": "application/json" },
+      body: JSON.stringify(body),
+      credentials: "same-origin",
+    });
+  } catch {
+    throw apiErrorFrom(0, "");
+  }
+  return answerOf(res, schema);
 }
 
 /** React Query retry policy: retry network and 5xx failures a couple of times, never 4xx. */

@@ -31,6 +31,13 @@ export const boardItemSchema = z.object({
   p95LatencyMs: z.number().nullish(),
   regions: z.array(z.object({ region: z.string(), healthy: z.number(), total: z.number() })).catch([]),
   instances: z.object({ healthy: z.number(), total: z.number(), drained: z.number().nullish() }),
+  // Breakers: optional so that a board from an older server still renders (no badges).
+  circuits: z
+    .object({ open: z.number(), halfOpen: z.number(), forced: z.number() })
+    .catch({ open: 0, halfOpen: 0, forced: 0 }),
+  failover: z.boolean().catch(false),
+  activeRegion: z.string().nullish(),
+  failoverReason: z.string().nullish(),
 });
 export type BoardItem = z.infer<typeof boardItemSchema>;
 
@@ -95,6 +102,16 @@ export const serviceViewSchema = z.object({
   failureThreshold: z.number(),
   successThreshold: z.number(),
   latencyBudgetMs: z.number(),
+  // Gateway and breaker settings: optional so that a page served by an older server still
+  // renders (the form then shows the defaults).
+  gatewayTimeoutMs: z.number().optional(),
+  forwardIdentity: z.boolean().optional(),
+  breakerFailureRatePct: z.number().optional(),
+  breakerMinCalls: z.number().optional(),
+  breakerConsecutiveFailures: z.number().optional(),
+  breakerWindowSeconds: z.number().optional(),
+  breakerOpenSeconds: z.number().optional(),
+  breakerHalfOpenCalls: z.number().optional(),
   maintenance: z.boolean(),
   status: healthStatusSchema,
   statusReason: z.string().nullish(),
@@ -392,6 +409,14 @@ export interface ServiceInput {
   failureThreshold?: number;
   successThreshold?: number;
   latencyBudgetMs?: number;
+  gatewayTimeoutMs?: number;
+  forwardIdentity?: boolean;
+  breakerFailureRatePct?: number;
+  breakerMinCalls?: number;
+  breakerConsecutiveFailures?: number;
+  breakerWindowSeconds?: number;
+  breakerOpenSeconds?: number;
+  breakerHalfOpenCalls?: number;
   maintenance?: boolean;
   instances?: { id?: string; url: string; region?: string; weight?: number; enabled?: boolean }[];
 }

@@ -50,6 +50,18 @@ describe("demo fleet", () => {
     expect((await health()).status).toBe(200);
   });
 
+  it("answers any other path as its API under the same mode (what the gateway forwards)", async () => {
+    const api = () => fetch(`${instanceUrl(spec, base)}/documents/7`, { method: "POST", body: "x" });
+    const ok = await api();
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ ok: true, instance: spec.key, path: "/documents/7" });
+    await setMode("fail");
+    const failed = await api();
+    expect(failed.status).toBe(503);
+    expect(failed.headers.get("content-type")).toBe("application/json");
+    await setMode("ok");
+  });
+
   it("refuses an unknown mode or instance", async () => {
     expect((await setMode("explode")).status).toBe(422);
     const r = await fetch(`${fleet.controlUrl}/instances/nope/mode`, { method: "POST", body: '{"mode":"ok"}' });

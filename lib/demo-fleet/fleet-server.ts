@@ -21,13 +21,24 @@ const SLOW_MS = 1_500;
 
 function healthHandler(inst: Running): http.RequestListener {
   return (req, res) => {
-    if (req.url !== "/health" && req.url !== "/") {
-      res.writeHead(404).end();
-      return;
-    }
+    // /health answers health+json; any other path is the service's "API" (what the gateway
+    // forwards), answering small JSON under the same mode, so breakers trip on real traffic.
+    const isHealth = req.url === "/health" || req.url === "/";
+    req.resume();
     const send = (status: number, body: "pass" | "warn" | "fail") => {
-      res.writeHead(status, { "content-type": "application/health+json" });
-      res.end(JSON.stringify({ status: body, serviceId: inst.key, time: new Date().toISOString() }));
+      if (isHealth) {
+        res.writeHead(status, { "content-type": "application/health+json" });
+        res.end(JSON.stringify({ status: body, serviceId: inst.key, time: new Date().toISOString() }));
+        return;
+      }
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify(
+          status < 500
+            ? { ok: true, instance: inst.key, path: req.url, at: new Date().toISOString() }
+            : { ok: false, instance: inst.key, error: "demo instance set to fail" },
+        ),
+      );
     };
     switch (inst.mode) {
       case "slow":

@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { notifyRegistryChange } from "../registry/registry-notify";
 import { fleetInstances, fleetServices, instanceUrl } from "./fleet-spec";
 
 /**
@@ -23,6 +24,9 @@ export async function registerFleet(db: Pick<pg.Pool, "query">, basePort: number
         [serviceId, svc.tenant, instanceUrl(inst, basePort), inst.region],
       );
     }
+    // A web replica may already be running against this database (a second `npm start`): tell it,
+    // after the instances exist, so its gateway does not wait for the periodic resync.
+    await notifyRegistryChange(db, serviceId);
   }
   return created;
 }

@@ -1,6 +1,12 @@
 import type pg from "pg";
 import { z } from "zod";
 import type { Principal } from "../auth/principal";
+import {
+  serviceBreakersLateral,
+  serviceCircuitSummary,
+  type InstanceBreaker,
+  type ServiceCircuitSummary,
+} from "../circuit/service-circuit-summary";
 import { AppError } from "../http/app-error";
 import { percentileFromBuckets, sumBucketsSql } from "./latency-buckets";
 import {
@@ -16,8 +22,8 @@ import type { HealthStatus } from "./status-rules";
  * The board's read API (`GET /api/v1/board`): a summary, the worker's liveness and one page of
  * services, worst first. Exactly two statements per request whatever the number of services —
  * the summary (+ liveness) and the page, whose per-service figures come from LATERAL joins on
- * indexes (instances by service, roll-ups by (service_id, minute)). Raw health_checks are
- * never read: p95 comes from the last 15 minutes of per-minute roll-ups.
+ * indexes (instances by service, circuits by instance, roll-ups by (service_id, minute)). Raw
+ * health_checks are never read: p95 comes from the last 15 minutes of per-minute roll-ups.
  */
 
 export const boardFilters = ["green", "yellow", "red", "unknown", "maintenance"] as const;
@@ -51,8 +57,11 @@ export const boardQuery = z.object({
 });
 export type BoardQuery = z.infer<typeof boardQuery>;
 
-/** A tile: a service's health as `/health` reports it, plus latency and per-region counts. */
-export interface BoardItem extends Omit<ServiceHealth, "checkedAt"> {
+/**
+ * A tile: a service's health as `/health` reports it, plus latency, per-region counts and its
+ * breakers (open / half-open / forced, and whether the gateway has failed over).
+ */
+export interface BoardItem extends Omit<ServiceHealth, "checkedAt">, ServiceCircuitSummary {
   lastCheckedAt: string | null;
   p95LatencyMs: number | null;
   regions: { region: string; healthy: number; total: number }[];
@@ -130,7 +139,7 @@ SELECT p.tenant_id, p.name, p.status, p.status_reason, p.maintenance, p.status_c
        coalesce(inst.regions, '[]'::json) AS regions,
        coalesce(inst.healthy, 0)::int AS healthy, coalesce(inst.total, 0)::int AS total,
        coalesce(inst.drained, 0)::int AS drained, inst.last_checked_at,
-       roll.buckets, roll.max_ms
+       roll.buckets, roll.max_ms, brk.breakers
   FROM page p
   LEFT JOIN LATERAL (
     SELECT json_agg(json_build_object('region', r.region, 'healthy', r.healthy, 'total', r.total) ORDER BY r.region) AS regions,
@@ -148,6 +157,7 @@ SELECT p.tenant_id, p.name, p.status, p.status_reason, p.maintenance, p.status_c
      WHERE h.service_id = p.id
        AND h.minute > date_trunc('minute', now()) - make_interval(mins => ${P95_WINDOW_MINUTES})
   ) roll ON true
+  ${serviceBreakersLateral("p")}
  ORDER BY p.rank, p.name, p.tenant_id`;
 
 const SUMMARY_SQL = `
@@ -176,6 +186,7 @@ interface PageRow {
   last_checked_at: Date | null;
   buckets: number[] | null;
   max_ms: number | null;
+  breakers: InstanceBreaker[] | null;
 }
 
 /** The parameters of BOARD_PAGE_SQL for a query. */
@@ -231,6 +242,7 @@ export async function board(db: pg.Pool, p: Principal, q: BoardQuery): Promise<B
       p95LatencyMs: r.buckets ? percentileFromBuckets(r.buckets, 0.95, r.max_ms) : null,
       regions: r.regions,
       instances: { healthy: r.healthy, total: r.total, drained: r.drained },
+      ...serviceCircuitSummary(r.breakers ?? []),
     })),
     nextCursor:
       page.rows.length > q.limit && last

@@ -61,8 +61,11 @@ export function percentileFromBuckets(
   return Math.round(estimate);
 }
 
-/** SQL for the element-wise sum of `latency_buckets` over grouped rows: `ARRAY[sum(col[1]), …]`. */
-export function sumBucketsSql(column = "latency_buckets"): string {
-  const parts = Array.from({ length: BUCKET_COUNT }, (_, i) => `coalesce(sum(${column}[${i + 1}]), 0)::int`);
+/**
+ * SQL for the element-wise sum of `latency_buckets` over grouped rows: `ARRAY[sum(col[1]), …]`.
+ * `float8` for sums that may pass 2^31 (a week of a busy tenant's traffic); still exact to 2^53.
+ */
+export function sumBucketsSql(column = "latency_buckets", type: "int" | "float8" = "int"): string {
+  const parts = Array.from({ length: BUCKET_COUNT }, (_, i) => `coalesce(sum(${column}[${i + 1}]), 0)::${type}`);
   return `ARRAY[${parts.join(", ")}]`;
 }

@@ -8,7 +8,11 @@ import { healthPath } from "../registry/service-schema";
 import { logger } from "../telemetry/logger";
 import { BUCKET_COUNT, bucketIndex } from "./latency-buckets";
 import { interpretError, interpretResponse, type ProbeVerdict } from "./probe-outcome";
-import { nextInstanceState, serviceStatus, type HealthStatus } from "./status-rules";
+import { feedHealthVerdict } from "../circuit/circuit-store";
+import { HEALTH_CHANNEL, notifyHealthChange, recomputeServiceStatus } from "./service-status";
+import { nextInstanceState, type HealthStatus } from "./status-rules";
+
+export { HEALTH_CHANNEL, notifyHealthChange, recomputeServiceStatus };
 
 /**
  * The health prober (ARCHITECTURE.md §4): lease due instances with SKIP LOCKED, probe them under
@@ -19,8 +23,6 @@ import { nextInstanceState, serviceStatus, type HealthStatus } from "./status-ru
  * Safe on any number of workers: an instance is leased by one statement that skips rows other
  * workers hold, and a lease expires on its own if its worker dies mid-round.
  */
-
-export const HEALTH_CHANNEL = "hms_health";
 
 /** How often a worker looks for due instances: bounds how late a probe starts (measured in docs/performance.md). */
 export const PROBE_TICK_MS = 250;
@@ -96,6 +98,7 @@ interface LeasedRow {
   failure_threshold: number;
   success_threshold: number;
   latency_budget_ms: number;
+  breaker_open_seconds: number;
 }
 
 export interface ProbeRoundOptions {
@@ -169,7 +172,7 @@ UPDATE instances i
 RETURNING i.id, i.service_id, i.tenant_id, s.name AS service_name, i.url, i.region, i.enabled, i.status,
           i.consecutive_failures, i.consecutive_successes, i.next_check_at AS scheduled_at,
           s.health_path, s.timeout_ms, s.check_interval_seconds, s.failure_threshold, s.success_threshold,
-          s.latency_budget_ms`;
+          s.latency_budget_ms, s.breaker_open_seconds`;
 
 /** Raw checks of one service's round, one row per instance, in one statement. */
 const CHECKS_SQL = `
@@ -296,6 +299,14 @@ export async function runProbeRound(opts: ProbeRoundOptions): Promise<ProbeRound
       if (applied.instanceChanges > 0 || applied.serviceChanged) {
         await notifyHealthChange(opts.pool, row.tenant_id, row.service_name);
       }
+      // Health results feed the breakers (issue 4): red trips it, trusted-again starts its trials.
+      for (const f of applied.breakerFeed) {
+        await feedHealthVerdict(opts.pool, {
+          ...f,
+          actor: `prober:${opts.workerId}`,
+          openSeconds: row.breaker_open_seconds,
+        }).catch((err: unknown) => logger.warn({ err, instanceId: f.instanceId }, "could not feed the breaker"));
+      }
     } catch (err) {
       // The leases lapse and the instances are probed again; the round goes on.
       logger.warn({ err, serviceId: row.service_id }, "could not store health checks");
@@ -306,9 +317,10 @@ export async function runProbeRound(opts: ProbeRoundOptions): Promise<ProbeRound
   return result;
 }
 
-/** `NOTIFY hms_health, '<tenant>:<service>'` — after the commit, so listeners read committed state. */
-export async function notifyHealthChange(db: pg.Pool | pg.PoolClient, tenantId: string, serviceName: string) {
-  await db.query(`SELECT pg_notify($1, $2)`, [HEALTH_CHANNEL, `${tenantId}:${serviceName}`]);
+interface BreakerFeed {
+  instanceId: string;
+  healthy: boolean;
+  reason: string;
 }
 
 /**
@@ -320,7 +332,7 @@ async function recordService(
   workerId: string,
   serviceId: string,
   done: Done[],
-): Promise<{ lostLeases: number; instanceChanges: number; serviceChanged: boolean }> {
+): Promise<{ lostLeases: number; instanceChanges: number; serviceChanged: boolean; breakerFeed: BreakerFeed[] }> {
   const first = done[0]!.row;
   const checked = done.filter((d): d is Extract<Done, { drained: false }> => !d.drained);
   const drained = done.filter((d) => d.drained).map((d) => d.row);
@@ -347,6 +359,7 @@ async function recordService(
     await tx.query(`SELECT 1 FROM services WHERE id = $1 FOR UPDATE`, [serviceId]);
     let held = 0;
     let instanceChanges = 0;
+    const breakerFeed: BreakerFeed[] = [];
     if (checked.length > 0) {
       const ids = checked.map((d) => d.row.id);
       const ats = checked.map((d) => d.at);
@@ -389,7 +402,14 @@ async function recordService(
       ]);
       held += upd.rows.length;
       const byId = new Map(checked.map((d) => [d.row.id, d.row.status]));
-      for (const { id } of upd.rows) if (byId.get(id) !== next.get(id)?.status) instanceChanges++;
+      for (const { id } of upd.rows) {
+        const before = byId.get(id);
+        const after = next.get(id)!;
+        if (before === after.status) continue;
+        instanceChanges++;
+        if (after.status === "red") breakerFeed.push({ instanceId: id, healthy: false, reason: after.reason ?? "red" });
+        else if (before === "red") breakerFeed.push({ instanceId: id, healthy: true, reason: "" });
+      }
     }
     if (drained.length > 0) {
       // A drained instance is not probed: only rescheduled (its service is recomputed below).
@@ -402,70 +422,8 @@ async function recordService(
       held += upd.rowCount ?? 0;
     }
     const svc = await recomputeServiceStatus(tx, serviceId);
-    return { lostLeases: done.length - held, instanceChanges, serviceChanged: svc.changed };
+    return { lostLeases: done.length - held, instanceChanges, serviceChanged: svc.changed, breakerFeed };
   });
-}
-
-export interface RecomputeResult {
-  changed: boolean;
-  statusChanged: boolean;
-  status: HealthStatus;
-  reason: string | null;
-  tenantId: string;
-  name: string;
-}
-
-/**
- * Recomputes a service's status from its instances inside the caller's transaction (the
- * prober after each check; the registry after a drain, an instance change or maintenance).
- * Locks the service row first so concurrent recomputations of one service serialise and the
- * last one sees every committed instance. Updates the service when its status or reason
- * changed; writes a `service_status_events` row only when the STATUS changed (reasons carry
- * measurements such as "slow: 1234 ms", an event per varying number would drown the history).
- * The caller sends `notifyHealthChange` after its commit when `changed`.
- */
-export async function recomputeServiceStatus(tx: pg.PoolClient, serviceId: string): Promise<RecomputeResult> {
-  const svc = await tx.query<{
-    tenant_id: string;
-    name: string;
-    maintenance: boolean;
-    status: HealthStatus;
-    status_reason: string | null;
-  }>(`SELECT tenant_id, name, maintenance, status, status_reason FROM services WHERE id = $1 FOR UPDATE`, [serviceId]);
-  const s = svc.rows[0];
-  if (!s) return { changed: false, statusChanged: false, status: "unknown", reason: null, tenantId: "", name: "" };
-  const inst = await tx.query<{ status: HealthStatus; enabled: boolean; region: string; status_reason: string | null }>(
-    `SELECT status, enabled, region, status_reason FROM instances WHERE service_id = $1 ORDER BY region, url`,
-    [serviceId],
-  );
-  const verdict = serviceStatus(
-    inst.rows.map((r) => ({ status: r.status, enabled: r.enabled, region: r.region, reason: r.status_reason })),
-    { maintenance: s.maintenance },
-  );
-  const statusChanged = verdict.status !== s.status;
-  const changed = statusChanged || verdict.reason !== s.status_reason;
-  if (changed) {
-    await tx.query(
-      `UPDATE services SET status = $2, status_reason = $3,
-              status_changed_at = CASE WHEN $4 THEN now() ELSE status_changed_at END
-        WHERE id = $1`,
-      [serviceId, verdict.status, verdict.reason, statusChanged],
-    );
-  }
-  if (statusChanged) {
-    await tx.query(
-      `INSERT INTO service_status_events (service_id, tenant_id, status, reason) VALUES ($1, $2, $3, $4)`,
-      [serviceId, s.tenant_id, verdict.status, verdict.reason],
-    );
-  }
-  return {
-    changed,
-    statusChanged,
-    status: verdict.status,
-    reason: verdict.reason,
-    tenantId: s.tenant_id,
-    name: s.name,
-  };
 }
 
 /** Rounds until nothing is due (or `maxRounds`), for the worker's `health-probe` loop. */

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 
@@ -18,7 +19,9 @@ export type UpstreamMode =
   | { kind: "status"; status: number; headers?: Record<string, string> }
   | { kind: "health"; healthStatus: string; status?: number; output?: string; delayMs?: number }
   | { kind: "hang" }
-  | { kind: "reset" };
+  | { kind: "reset" }
+  /** 200 JSON describing the request: method, url, headers, body size and SHA-256 (gateway tests) */
+  | { kind: "echo"; status?: number };
 
 export interface Upstream {
   /** base URL, e.g. http://127.0.0.1:40123 */
@@ -27,6 +30,8 @@ export interface Upstream {
   mode: UpstreamMode;
   hits: Map<string, number>;
   totalHits(): number;
+  /** when the last request's first body byte arrived (performance.now()), null before any */
+  firstBodyByteAt: number | null;
   /** requests being answered right now, and the most at once since `resetPeak()` */
   inFlight: number;
   peakInFlight: number;
@@ -46,6 +51,7 @@ export async function startUpstream(initial: UpstreamMode = { kind: "ok" }): Pro
     mode: initial,
     hits: new Map(),
     totalHits: () => [...u.hits.values()].reduce((a, b) => a + b, 0),
+    firstBodyByteAt: null,
     inFlight: 0,
     peakInFlight: 0,
     resetPeak() {
@@ -96,6 +102,29 @@ export async function startUpstream(initial: UpstreamMode = { kind: "ok" }): Pro
       case "reset":
         req.socket.destroy();
         return;
+      case "echo": {
+        const hash = createHash("sha256");
+        let bytes = 0;
+        u.firstBodyByteAt = null;
+        req.on("data", (chunk: Buffer) => {
+          if (bytes === 0) u.firstBodyByteAt = performance.now();
+          bytes += chunk.length;
+          hash.update(chunk);
+        });
+        req.on("end", () => {
+          res.writeHead(m.status ?? 200, { "content-type": "application/json" }).end(
+            JSON.stringify({
+              method: req.method,
+              url: req.url,
+              headers: req.headers,
+              bodyBytes: bytes,
+              sha256: hash.digest("hex"),
+              port: u.port,
+            }),
+          );
+        });
+        return;
+      }
     }
   };
 

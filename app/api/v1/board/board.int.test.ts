@@ -19,6 +19,10 @@ interface Item {
   p95LatencyMs: number | null;
   regions: { region: string; healthy: number; total: number }[];
   instances: { healthy: number; total: number; drained: number };
+  circuits: { open: number; halfOpen: number; forced: number };
+  failover: boolean;
+  activeRegion: string | null;
+  failoverReason: string | null;
 }
 
 const boardOf = (user: TestUser | null, query = "") =>
@@ -117,6 +121,11 @@ describe("GET /api/v1/board", () => {
         { region: "secondary", healthy: 1, total: 2 },
       ],
       instances: { healthy: 1, total: 3, drained: 1 },
+      // the primary instance is red: the gateway serves from the secondary region, and the tile says so
+      circuits: { open: 0, halfOpen: 0, forced: 0 },
+      failover: true,
+      activeRegion: "secondary",
+      failoverReason: expect.stringContaining("secondary"),
     });
     expect(Date.now() - Date.parse(archive.lastCheckedAt)).toBeLessThan(60_000);
     const gateway = items.find((i: Item) => i.name === "gateway");
@@ -124,6 +133,29 @@ describe("GET /api/v1/board", () => {
     // 9-second minute 16 minutes ago is outside the window
     expect(gateway.p95LatencyMs).toBe(240);
     expect(gateway.lastCheckedAt).toBeNull();
+    expect(gateway).toMatchObject({ failover: false, activeRegion: "primary", failoverReason: null });
+  });
+
+  it("counts each service's open, half-open and forced breakers on its tile", async () => {
+    const [l1, l2, l3] = svc.ledger!.instanceIds;
+    const row = (id: string | undefined, state: string, openUntil: string | null, forced: string | null) =>
+      pool().query(
+        `INSERT INTO circuits (instance_id, service_id, tenant_id, state, open_until, forced)
+         VALUES ($1, $2, $3, $4::"CircuitState", now() + $5::interval, $6)`,
+        [id, svc.ledger!.id, tenant, state, openUntil, forced],
+      );
+    await row(l1, "open", "30 seconds", null);
+    await row(l2, "open", "-1 second", null); // its open period is over: half-open
+    await row(l3, "closed", null, "closed");
+    try {
+      const { items } = await (await boardOf(operator)).json();
+      const ledger = items.find((i: Item) => i.name === "ledger");
+      expect(ledger.circuits).toEqual({ open: 1, halfOpen: 1, forced: 1 });
+      const auth = items.find((i: Item) => i.name === "auth");
+      expect(auth.circuits).toEqual({ open: 0, halfOpen: 0, forced: 0 });
+    } finally {
+      await pool().query(`DELETE FROM circuits WHERE service_id = $1`, [svc.ledger!.id]);
+    }
   });
 
   it("filters by status (maintenance is its own filter) and by name", async () => {

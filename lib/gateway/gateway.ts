@@ -1,0 +1,422 @@
+import http from "node:http";
+import https from "node:https";
+import type pg from "pg";
+import type { Logger } from "pino";
+import type { Principal } from "../auth/principal";
+import { AppError, isAppError } from "../http/app-error";
+import { toProblem, PROBLEM_CONTENT_TYPE } from "../http/problem";
+import type { NetworkPolicy } from "../net/network-policy";
+import { assertAddressAllowed, defaultResolver } from "../net/network-policy";
+import { checkedLookup } from "../net/safe-http";
+import { isIP } from "node:net";
+import { pickInstance, retryAfterSeconds, type Pick } from "./balancer";
+import {
+  downstreamResponseHeaders,
+  requestIdOf,
+  traceContextOf,
+  traceparentOf,
+  upstreamRequestHeaders,
+  type TraceContext,
+} from "./forward-headers";
+import { GatewaySync } from "./gateway-sync";
+import { identityTokenFor } from "./identity-token";
+import { RoutingTable, type RuntimeInstance, type RuntimeService } from "./routing-table";
+import { TokenCache } from "./token-cache";
+
+/**
+ * The gateway's data plane (issue 4): `ANY /api/v1/gw/<service>/<path>` served straight from a
+ * node:http handler — authenticate (cached ES256 verification) → rate limit (local tokens) →
+ * pick an instance (in-memory table, breakers, failover) → stream the request and the answer
+ * → record the outcome in the breaker, metrics, traffic roll-ups and the access log. No database
+ * round trip on this path in the common case; everything shared travels through gateway-sync.
+ * Framework-free: scripts/web-server.ts mounts it beside Next.js; tests mount it on a bare server.
+ */
+export const GATEWAY_PREFIX = "/api/v1/gw/";
+const SERVICE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+/** Attempts per request when nothing was sent yet (connection refused/reset before an answer). */
+const MAX_ATTEMPTS = 3;
+
+export interface RateDecisionLike {
+  allowed: boolean;
+  retryAfterSeconds: number;
+  /** which limit decided: "tenant" or "service" */
+  policyName?: string;
+}
+
+export interface GatewayDeps<D extends RateDecisionLike = RateDecisionLike> {
+  db: pg.Pool;
+  replicaId: string;
+  /** connection string for the LISTEN client (none: no live sync, tests of a single replica) */
+  listenUrl?: string;
+  policy: NetworkPolicy;
+  log: Logger;
+  limiter?: {
+    check(tenantId: string, service?: string): D | Promise<D>;
+    headers(d: D): Record<string, string>;
+    rejected(d: D): AppError;
+  };
+  metrics?: {
+    request(e: { tenant: string; service: string; status: number; latencyMs: number }): void;
+    rateLimited(e: { tenant: string; service: string; scope: string }): void;
+  };
+  /** the caller's address (X-Forwarded-For handling is the server's business) */
+  clientIp?: (req: http.IncomingMessage) => string | null;
+}
+
+interface Outcome {
+  status: number;
+  instance: RuntimeInstance | null;
+  region: string | null;
+  attempts: number;
+  error: string | null;
+  failover: boolean;
+}
+
+export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
+  readonly table: RoutingTable;
+  readonly sync: GatewaySync;
+  private readonly tokens = new TokenCache();
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
+
+  constructor(private readonly deps: GatewayDeps<D>) {
+    this.table = new RoutingTable(deps.db);
+    this.sync = new GatewaySync(deps.db, this.table, deps.replicaId, deps.listenUrl);
+    // Host names are resolved and checked against the SSRF policy at connect time (a DNS answer
+    // can change after registration); IP literals are checked per call (Node skips lookup).
+    const lookup = checkedLookup(deps.policy, defaultResolver, () => {});
+    const agentOptions = { keepAlive: true, maxSockets: 512, maxFreeSockets: 64, scheduling: "lifo" as const, lookup };
+    this.httpAgent = new http.Agent(agentOptions);
+    this.httpsAgent = new https.Agent(agentOptions);
+  }
+
+  async start(): Promise<void> {
+    await this.sync.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.sync.stop();
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+
+  /** Handles one request whose path starts with GATEWAY_PREFIX. Never throws. */
+  handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const started = performance.now();
+    const trace = traceContextOf(req.headers);
+    const requestId = requestIdOf(req.headers, trace);
+    res.setHeader("x-request-id", requestId);
+    this.route(req, res, trace, requestId, started).catch((err: unknown) => {
+      this.fail(res, err, requestId);
+      this.finish(req, null, null, started, trace, requestId, {
+        status: res.statusCode,
+        instance: null,
+        region: null,
+        attempts: 0,
+        error: isAppError(err) ? err.code : "internal_error",
+        failover: false,
+      });
+    });
+  }
+
+  private async route(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    trace: TraceContext,
+    requestId: string,
+    started: number,
+  ): Promise<void> {
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    const pathPart = q === -1 ? url : url.slice(0, q);
+    const rest = pathPart.slice(GATEWAY_PREFIX.length);
+    const slash = rest.indexOf("/");
+    const name = decodeURIComponentSafe(slash === -1 ? rest : rest.slice(0, slash));
+    const upstreamPath = (slash === -1 ? "/" : rest.slice(slash)) + (q === -1 ? "" : url.slice(q));
+    if (!name || !SERVICE_NAME.test(name)) throw new AppError("not_found", "No such service.");
+
+    const principal = await this.authenticate(req);
+    const tenantId = principal.tenantId;
+    // A service belongs to a tenant; a caller outside every tenant has none to call.
+    if (tenantId === null) throw new AppError("tenant_forbidden", "Your account is not bound to a tenant.");
+    const svc = await this.table.lookup(tenantId, name);
+    // Another tenant's service answers exactly like a missing one (no existence oracle).
+    if (!svc) throw new AppError("not_found", `No service "${name}" in your tenant.`);
+
+    const limiter = this.deps.limiter;
+    if (limiter) {
+      const d0 = limiter.check(tenantId, svc.name);
+      const d = d0 instanceof Promise ? await d0 : d0;
+      for (const [k, v] of Object.entries(limiter.headers(d))) res.setHeader(k, v);
+      if (!d.allowed) {
+        this.deps.metrics?.rateLimited({ tenant: tenantId, service: svc.name, scope: d.policyName ?? "tenant" });
+        throw limiter.rejected(d);
+      }
+    }
+
+    const identity = svc.forwardIdentity ? await identityTokenFor(principal, tenantId, svc.name) : null;
+    const outcome = await this.forward(req, res, svc, upstreamPath, trace, requestId, identity);
+    this.finish(req, svc, principal, started, trace, requestId, outcome);
+  }
+
+  private async authenticate(req: http.IncomingMessage): Promise<Principal> {
+    const header = req.headers.authorization;
+    if (header === undefined) throw new AppError("token_missing", "Send `Authorization: Bearer <token>`.");
+    const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
+    if (!m) throw new AppError("token_malformed", "The Authorization header must be `Bearer <token>`.");
+    return this.tokens.verify(m[1]!);
+  }
+
+  /**
+   * Sends the request to one instance; when the connection fails before any answer and the
+   * request has no body (nothing was consumed), tries the next pick. Everything that reached an
+   * upstream feeds that instance's breaker.
+   */
+  private forward(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    svc: RuntimeService,
+    upstreamPath: string,
+    trace: TraceContext,
+    requestId: string,
+    identityToken: string | null,
+  ): Promise<Outcome> {
+    const hasBody = req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
+    const tried = new Set<string>();
+    const clientIp = this.deps.clientIp?.(req) ?? req.socket.remoteAddress ?? null;
+
+    return new Promise<Outcome>((resolve) => {
+      let clientGone = false;
+      let done = false;
+      const settle = (o: Outcome) => {
+        if (!done) {
+          done = true;
+          resolve(o);
+        }
+      };
+      res.on("close", () => {
+        if (!res.writableFinished) clientGone = true;
+      });
+
+      const attempt = (n: number, lastError: string | null, failover: boolean): void => {
+        const now = Date.now();
+        const pick: Pick | null = pickInstance(svc, now, tried);
+        if (!pick) {
+          const status = lastError ? 502 : 503;
+          const retryAfter = retryAfterSeconds(svc, now);
+          const err = lastError
+            ? new AppError("upstream_failed", `Every instance of "${svc.name}" tried failed (${lastError}).`, {
+                headers: { "Retry-After": String(retryAfter) },
+              })
+            : new AppError("no_healthy_instance", `No instance of "${svc.name}" can take traffic right now.`, {
+                headers: { "Retry-After": String(retryAfter) },
+                extra: { retryAfterSeconds: retryAfter },
+              });
+          if (hasBody) req.resume(); // drain what the client sends; we answer without it
+          this.fail(res, err, requestId);
+          settle({
+            status,
+            instance: null,
+            region: null,
+            attempts: n - 1,
+            error: lastError ?? "no_instance",
+            failover,
+          });
+          return;
+        }
+        const inst = pick.instance;
+        tried.add(inst.id);
+        if (pick.trial) inst.breaker.startTrial();
+        const t = inst.target;
+        if (isIP(t.hostname)) {
+          try {
+            assertAddressAllowed(t.hostname, this.deps.policy);
+          } catch (e) {
+            this.recordBreaker(inst, false, pick.trial);
+            if (!hasBody && n < MAX_ATTEMPTS)
+              return attempt(n + 1, isAppError(e) ? e.code : "refused", pick.failover.failover);
+            this.fail(res, new AppError("upstream_failed", "The instance's address is not allowed."), requestId);
+            return settle({ status: 502, instance: inst, region: inst.region, attempts: n, error: "ssrf", failover });
+          }
+        }
+        inst.outstanding++;
+        inst.lastUsedAt = now;
+        let answered = false;
+        let released = false;
+        const release = () => {
+          if (!released) {
+            released = true;
+            inst.outstanding--;
+          }
+        };
+        const hostHeader = t.port === (t.protocol === "https:" ? 443 : 80) ? t.hostname : `${t.hostname}:${t.port}`;
+        const upstreamReq = (t.protocol === "https:" ? https : http).request({
+          protocol: t.protocol,
+          hostname: t.hostname,
+          port: t.port,
+          method: req.method,
+          path: t.basePath + upstreamPath,
+          agent: t.protocol === "https:" ? this.httpsAgent : this.httpAgent,
+          headers: upstreamRequestHeaders(req.headers, {
+            trace,
+            requestId,
+            clientIp,
+            host: req.headers.host,
+            proto: "http",
+            identityToken,
+            upstreamHost: hostHeader,
+          }),
+          timeout: svc.timeoutMs,
+        });
+
+        const onFailure = (code: string, status: 502 | 504) => {
+          release();
+          if (clientGone) {
+            settle({ status: 499, instance: inst, region: inst.region, attempts: n, error: "client_gone", failover });
+            return;
+          }
+          this.recordBreaker(inst, false, pick.trial);
+          const retriable = !answered && !hasBody && code !== "timeout" && n < MAX_ATTEMPTS && !res.headersSent;
+          if (retriable) return attempt(n + 1, code, pick.failover.failover || failover);
+          if (res.headersSent) {
+            res.destroy(); // the answer was cut mid-body: the client must see a broken response
+            settle({ status: res.statusCode, instance: inst, region: inst.region, attempts: n, error: code, failover });
+            return;
+          }
+          if (hasBody) req.resume();
+          const err =
+            status === 504
+              ? new AppError("upstream_timeout", `"${svc.name}" did not answer within ${svc.timeoutMs} ms.`)
+              : new AppError("upstream_failed", `"${svc.name}" failed to answer (${code}).`);
+          this.fail(res, err, requestId);
+          settle({
+            status,
+            instance: inst,
+            region: inst.region,
+            attempts: n,
+            error: code,
+            failover: pick.failover.failover,
+          });
+        };
+
+        upstreamReq.on("timeout", () => {
+          upstreamReq.destroy(Object.assign(new Error("upstream timeout"), { code: "timeout" }));
+        });
+        upstreamReq.on("error", (e: NodeJS.ErrnoException) => {
+          if (done) return;
+          const code = e.code === "timeout" ? "timeout" : (e.code ?? "error");
+          onFailure(code, code === "timeout" ? 504 : 502);
+        });
+        upstreamReq.on("response", (up) => {
+          answered = true;
+          const ok = (up.statusCode ?? 502) < 500;
+          this.recordBreaker(inst, ok, pick.trial);
+          const headers = downstreamResponseHeaders(up.headers);
+          headers["x-request-id"] = requestId;
+          headers.traceparent = traceparentOf(trace);
+          headers["x-hms-region"] = inst.region;
+          if (pick.failover.failover) headers["x-hms-failover"] = pick.failover.reason ?? "failover";
+          res.writeHead(up.statusCode ?? 502, headers);
+          up.pipe(res);
+          up.on("error", () => onFailure("upstream_reset", 502));
+          up.on("end", () => {
+            release();
+            settle({
+              status: up.statusCode ?? 502,
+              instance: inst,
+              region: inst.region,
+              attempts: n,
+              error: null,
+              failover: pick.failover.failover,
+            });
+          });
+          res.on("close", () => {
+            if (!res.writableFinished) {
+              up.destroy();
+              release();
+              settle({ status: 499, instance: inst, region: inst.region, attempts: n, error: "client_gone", failover });
+            }
+          });
+        });
+        res.on("close", () => {
+          if (!answered && !res.writableFinished) upstreamReq.destroy();
+        });
+
+        if (hasBody) req.pipe(upstreamReq);
+        else upstreamReq.end();
+      };
+
+      attempt(1, null, false);
+    });
+  }
+
+  private recordBreaker(inst: RuntimeInstance, ok: boolean, trial: boolean): void {
+    const transition = inst.breaker.record(ok, Date.now(), trial);
+    if (transition) {
+      this.deps.log.warn(
+        {
+          instance: inst.id,
+          url: inst.url,
+          region: inst.region,
+          from: transition.from,
+          to: transition.to,
+          reason: transition.reason,
+        },
+        "breaker transition",
+      );
+      this.sync.persist(inst, transition);
+    }
+  }
+
+  private fail(res: http.ServerResponse, err: unknown, requestId: string): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const { body, headers } = toProblem(err, requestId);
+    res.statusCode = body.status;
+    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+    res.setHeader("content-type", PROBLEM_CONTENT_TYPE);
+    res.setHeader("cache-control", "no-store");
+    res.end(JSON.stringify(body));
+  }
+
+  private finish(
+    req: http.IncomingMessage,
+    svc: RuntimeService | null,
+    principal: Principal | null,
+    started: number,
+    trace: TraceContext,
+    requestId: string,
+    o: Outcome,
+  ): void {
+    const latencyMs = performance.now() - started;
+    const tenant = principal?.tenantId ?? null;
+    if (svc && tenant) this.deps.metrics?.request({ tenant, service: svc.name, status: o.status, latencyMs });
+    this.deps.log.info(
+      {
+        traceId: trace.traceId,
+        requestId,
+        tenant,
+        service: svc?.name ?? null,
+        instance: o.instance?.id ?? null,
+        region: o.region,
+        method: req.method,
+        status: o.status,
+        outcome: o.error ?? (o.status >= 500 ? "upstream_error" : "ok"),
+        attempts: o.attempts,
+        failover: o.failover,
+        latencyMs: Math.round(latencyMs * 10) / 10,
+      },
+      "gateway",
+    );
+  }
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return "";
+  }
+}
