@@ -19,6 +19,12 @@ export const demoUsers: { username: string; role: Role; tenantId: string | null 
 export async function seedDemo(db: Pick<pg.Pool, "query">, password: string): Promise<void> {
   for (const t of demoTenants) {
     await db.query(`INSERT INTO tenants (id, name) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, [t.id, t.name]);
+    // A demo rate limit (tenant-wide: gateway and intake) only where none is set, so an admin's change is kept.
+    await db.query(
+      `INSERT INTO rate_limits (tenant_id, scope, rps, burst, updated_by) VALUES ($1, '*', 50, 100, 'demo-seed')
+       ON CONFLICT (tenant_id, scope) DO NOTHING`,
+      [t.id],
+    );
   }
   for (const u of demoUsers) {
     const existing = await db.query<{ password_hash: string }>(`SELECT password_hash FROM users WHERE username = $1`, [
