@@ -26,7 +26,26 @@ const defaults = {
   failureThreshold: "3",
   successThreshold: "2",
   latencyBudgetMs: "1000",
+  gatewayTimeoutMs: "10000",
+  breakerFailureRatePct: "50",
+  breakerMinCalls: "10",
+  breakerConsecutiveFailures: "5",
+  breakerWindowSeconds: "10",
+  breakerOpenSeconds: "30",
+  breakerHalfOpenCalls: "3",
 };
+
+/** The settings of the collapsed "Gateway and circuit breaker" section (it opens when one of them has an error). */
+const gatewayNumberFields = [
+  "gatewayTimeoutMs",
+  "breakerFailureRatePct",
+  "breakerMinCalls",
+  "breakerWindowSeconds",
+  "breakerConsecutiveFailures",
+  "breakerOpenSeconds",
+  "breakerHalfOpenCalls",
+] as const;
+const gatewayPaths: ReadonlySet<string> = new Set([...gatewayNumberFields, "forwardIdentity"]);
 
 const numberFields = [
   "checkIntervalSeconds",
@@ -34,6 +53,7 @@ const numberFields = [
   "latencyBudgetMs",
   "failureThreshold",
   "successThreshold",
+  ...gatewayNumberFields,
 ] as const;
 type NumberField = (typeof numberFields)[number];
 
@@ -55,6 +75,14 @@ interface FormValues {
   latencyBudgetMs: string;
   failureThreshold: string;
   successThreshold: string;
+  gatewayTimeoutMs: string;
+  forwardIdentity: boolean;
+  breakerFailureRatePct: string;
+  breakerMinCalls: string;
+  breakerConsecutiveFailures: string;
+  breakerWindowSeconds: string;
+  breakerOpenSeconds: string;
+  breakerHalfOpenCalls: string;
   maintenance: boolean;
   instances: InstanceRow[];
 }
@@ -77,6 +105,7 @@ function valuesFrom(svc: ServiceView | null, tenant: string | null): FormValues 
       name: "",
       description: "",
       ...defaults,
+      forwardIdentity: false,
       maintenance: false,
       instances: [newRow()],
     };
@@ -91,6 +120,14 @@ function valuesFrom(svc: ServiceView | null, tenant: string | null): FormValues 
     latencyBudgetMs: String(svc.latencyBudgetMs),
     failureThreshold: String(svc.failureThreshold),
     successThreshold: String(svc.successThreshold),
+    gatewayTimeoutMs: String(svc.gatewayTimeoutMs ?? defaults.gatewayTimeoutMs),
+    forwardIdentity: svc.forwardIdentity ?? false,
+    breakerFailureRatePct: String(svc.breakerFailureRatePct ?? defaults.breakerFailureRatePct),
+    breakerMinCalls: String(svc.breakerMinCalls ?? defaults.breakerMinCalls),
+    breakerConsecutiveFailures: String(svc.breakerConsecutiveFailures ?? defaults.breakerConsecutiveFailures),
+    breakerWindowSeconds: String(svc.breakerWindowSeconds ?? defaults.breakerWindowSeconds),
+    breakerOpenSeconds: String(svc.breakerOpenSeconds ?? defaults.breakerOpenSeconds),
+    breakerHalfOpenCalls: String(svc.breakerHalfOpenCalls ?? defaults.breakerHalfOpenCalls),
     maintenance: svc.maintenance,
     instances: svc.instances.map((i) => newRow({ id: i.id, url: i.url, region: i.region, weight: String(i.weight) })),
   };
@@ -106,6 +143,14 @@ const fieldLabels: Record<string, string> = {
   latencyBudgetMs: "Latency budget",
   failureThreshold: "Failure threshold",
   successThreshold: "Success threshold",
+  gatewayTimeoutMs: "Gateway timeout",
+  forwardIdentity: "Send the caller’s identity",
+  breakerFailureRatePct: "Failure rate",
+  breakerMinCalls: "Minimum calls",
+  breakerConsecutiveFailures: "Failures in a row",
+  breakerWindowSeconds: "Window",
+  breakerOpenSeconds: "Open period",
+  breakerHalfOpenCalls: "Trial calls",
   maintenance: "Maintenance",
   instances: "Instances",
   url: "URL",
@@ -222,6 +267,8 @@ function ServiceFormFields({
   const uid = useId();
   const [values, setValues] = useState<FormValues>(initial);
   const [errors, setErrors] = useState<Record<string, string>>({});
+  // The gateway section starts collapsed (most services keep its defaults); an error inside opens it.
+  const [gatewayOpen, setGatewayOpen] = useState(false);
   const [formErrors, setFormErrors] = useState<string[]>([]);
   const [probes, setProbes] = useState<Record<number, ProbeState>>({});
   const [saved, setSaved] = useState<ServiceWrite | null>(null);
@@ -282,6 +329,24 @@ function ServiceFormFields({
     requestAnimationFrame(() => summaryRef.current?.focus());
   }
 
+  /** Shows a new set of field errors, opening the collapsed gateway section when one is in it. */
+  function showErrors(next: Record<string, string>) {
+    setErrors(next);
+    if (Object.keys(next).some((path) => gatewayPaths.has(path))) setGatewayOpen(true);
+  }
+
+  /** Focuses a field, first opening a collapsed section around it (a hidden input cannot take focus). */
+  function focusField(path: string) {
+    const el = document.getElementById(fid(path));
+    const section = el?.closest("details");
+    if (section && !section.open) {
+      // Opened on the element itself so the input is focusable right now, not after React's next render.
+      section.open = true;
+      setGatewayOpen(true);
+    }
+    el?.focus();
+  }
+
   function showServerErrors(err: unknown) {
     const list = fieldProblems(err);
     const next: Record<string, string> = {};
@@ -316,7 +381,7 @@ function ServiceFormFields({
     } else if (!isApiError(err)) {
       unplaced.push("Something went wrong. Please try again.");
     }
-    setErrors(next);
+    showErrors(next);
     setFormErrors(unplaced);
     focusFirstProblem();
   }
@@ -359,6 +424,7 @@ function ServiceFormFields({
           : {}),
       healthPath: values.healthPath.trim() || defaults.healthPath,
       ...numbers,
+      forwardIdentity: values.forwardIdentity,
       maintenance: values.maintenance,
       instances,
     };
@@ -369,7 +435,7 @@ function ServiceFormFields({
     e.preventDefault();
     const { body, problems } = buildBody();
     setFormErrors([]);
-    setErrors(problems);
+    showErrors(problems);
     if (!body) {
       focusFirstProblem();
       return;
@@ -421,6 +487,16 @@ function ServiceFormFields({
   const inputClass =
     "block w-full rounded border-2 border-ink bg-white px-3 py-2 aria-invalid:border-error-dark aria-invalid:ring-2 aria-invalid:ring-error-lighter";
 
+  /** A gateway number as it would be saved: what was typed, else the starting value (for the plain-words rule). */
+  const current = (f: (typeof gatewayNumberFields)[number]) => {
+    const raw = values[f].trim();
+    const n = Number(raw);
+    return raw !== "" && Number.isInteger(n) ? n : Number(initial[f] || defaults[f]);
+  };
+  const gatewayErrors = Object.keys(errors).filter((path) => gatewayPaths.has(path)).length;
+  const gatewayChanged = values.forwardIdentity || gatewayNumberFields.some((f) => current(f) !== Number(defaults[f]));
+  const plural = (n: number, one: string) => `${n} ${n === 1 ? one : `${one}s`}`;
+
   if (saved) {
     return (
       <div role="status" className="space-y-3 rounded-md border-l-8 border-warning bg-warning-lighter p-4">
@@ -471,7 +547,7 @@ function ServiceFormFields({
                     href={`#${fid(p.path)}`}
                     onClick={(e) => {
                       e.preventDefault();
-                      document.getElementById(fid(p.path))?.focus();
+                      focusField(p.path);
                     }}
                     className="font-semibold text-error-dark"
                   >
@@ -737,6 +813,132 @@ function ServiceFormFields({
           </div>
         </div>
       </fieldset>
+
+      <details
+        className="card"
+        open={gatewayOpen}
+        onToggle={(e) => setGatewayOpen(e.currentTarget.open)}
+        data-testid="gateway-settings"
+      >
+        <summary className="cursor-pointer text-xl font-bold">
+          Gateway and circuit breaker{" "}
+          <span className="text-base font-normal text-muted">
+            ({gatewayChanged ? "changed from the defaults" : "defaults"})
+          </span>
+          {gatewayErrors > 0 && (
+            <span className="ml-2 text-base font-semibold text-error-dark">
+              {gatewayErrors === 1 ? "1 problem" : `${gatewayErrors} problems`}
+            </span>
+          )}
+        </summary>
+        {/* A fieldset inside the disclosure: the legend names the group for screen readers once it is open. */}
+        <fieldset className="mt-5 space-y-5">
+          <legend className="sr-only">Gateway and circuit breaker</legend>
+          <p className="text-muted">
+            How calls through the gateway (<span className="font-mono">/api/v1/gw/{values.name || "<name>"}/…</span>)
+            reach this service, and when an instance’s breaker stops sending it traffic. The defaults suit most
+            services.
+          </p>
+          <div className="grid gap-5 sm:grid-cols-2 lg:grid-cols-3">
+            {numberInput(
+              "Gateway timeout (ms)",
+              "gatewayTimeoutMs",
+              "A call the instance does not answer in time fails (504) and counts against its breaker: 100–120000. Health checks have their own timeout.",
+              100,
+              120000,
+            )}
+          </div>
+          <div className="flex items-start gap-3">
+            <input
+              id={fid("forwardIdentity")}
+              type="checkbox"
+              checked={values.forwardIdentity}
+              onChange={(e) => set("forwardIdentity", e.target.checked)}
+              aria-invalid={errors.forwardIdentity ? true : undefined}
+              aria-describedby={[
+                errors.forwardIdentity ? `${fid("forwardIdentity")}-error` : null,
+                `${fid("forwardIdentity")}-help`,
+              ]
+                .filter(Boolean)
+                .join(" ")}
+              className="mt-1 h-5 w-5 accent-primary"
+            />
+            <div>
+              <label htmlFor={fid("forwardIdentity")} className="font-bold">
+                Send the caller’s identity
+              </label>
+              <p id={`${fid("forwardIdentity")}-help`} className="text-sm text-muted">
+                The instance gets a 60 s token for this service that names the caller, never the caller’s own token.
+                Off: the caller’s credentials are removed before forwarding.
+              </p>
+              {errors.forwardIdentity && (
+                <p
+                  id={`${fid("forwardIdentity")}-error`}
+                  className="font-semibold text-error-dark"
+                  data-field-error="forwardIdentity"
+                >
+                  <span className="sr-only">Error: </span>
+                  {errors.forwardIdentity}
+                </p>
+              )}
+            </div>
+          </div>
+
+          <h3 className="text-lg font-bold">Circuit breaker (one per instance)</h3>
+          <p className="text-muted" data-testid="breaker-rule">
+            With these values: an instance’s breaker opens at ≥ {current("breakerFailureRatePct")}% failures over{" "}
+            {current("breakerWindowSeconds")} s once that window holds at least{" "}
+            {plural(current("breakerMinCalls"), "call")}, or after{" "}
+            {plural(current("breakerConsecutiveFailures"), "failure")} in a row. It stays open{" "}
+            {current("breakerOpenSeconds")} s (longer after repeated trips), then lets{" "}
+            {plural(current("breakerHalfOpenCalls"), "trial call")} through.
+          </p>
+          <div className="grid gap-5 sm:grid-cols-2 lg:grid-cols-3">
+            {numberInput(
+              "Failure rate (%)",
+              "breakerFailureRatePct",
+              "Open at ≥ this share of failed calls in the window: 1–100.",
+              1,
+              100,
+            )}
+            {numberInput(
+              "Minimum calls",
+              "breakerMinCalls",
+              "The rate counts only once the window holds this many calls: 1–10000.",
+              1,
+              10000,
+            )}
+            {numberInput(
+              "Window (seconds)",
+              "breakerWindowSeconds",
+              "How far back the failure rate looks: 1–300.",
+              1,
+              300,
+            )}
+            {numberInput(
+              "Failures in a row",
+              "breakerConsecutiveFailures",
+              "Open after this many failures or timeouts in a row, whatever the rate: 1–1000.",
+              1,
+              1000,
+            )}
+            {numberInput(
+              "Open period (seconds)",
+              "breakerOpenSeconds",
+              "How long an open breaker turns calls away before trying again; repeated trips wait longer: 1–3600.",
+              1,
+              3600,
+            )}
+            {numberInput(
+              "Trial calls",
+              "breakerHalfOpenCalls",
+              "Calls let through after the open period; that many successes close it, a failure reopens it: 1–100.",
+              1,
+              100,
+            )}
+          </div>
+        </fieldset>
+      </details>
 
       <div className="flex flex-wrap items-center gap-3">
         <button type="submit" className="btn btn-primary text-lg" disabled={save.isPending}>

@@ -3,6 +3,7 @@ import pg from "pg";
 import type { Transition } from "../circuit/breaker";
 import { CIRCUIT_CHANNEL, parseCircuitNotice, persistTransition, sharedStateOf } from "../circuit/circuit-store";
 import { HEALTH_CHANNEL } from "../health/service-status";
+import { REGISTRY_CHANNEL } from "../registry/registry-notify";
 import { logger } from "../telemetry/logger";
 import type { RoutingTable, RuntimeInstance } from "./routing-table";
 
@@ -15,7 +16,6 @@ import type { RoutingTable, RuntimeInstance } from "./routing-table";
  * - every RESYNC_MS, reloads everything (a dropped LISTEN connection loses notices).
  * The LISTEN connection reconnects on its own with back-off; none of this is on the hot path.
  */
-export const REGISTRY_CHANNEL = "hms_registry";
 export const HEARTBEAT_MS = 2_000;
 const RESYNC_MS = 30_000;
 /** Breakers in the heartbeat: used by this replica in the last 10 minutes, or not closed. */

@@ -23,6 +23,14 @@ const defaults = {
   failureThreshold: 3,
   successThreshold: 2,
   latencyBudgetMs: 1000,
+  gatewayTimeoutMs: 10000,
+  forwardIdentity: false,
+  breakerFailureRatePct: 50,
+  breakerMinCalls: 10,
+  breakerConsecutiveFailures: 5,
+  breakerWindowSeconds: 10,
+  breakerOpenSeconds: 30,
+  breakerHalfOpenCalls: 3,
 };
 
 describe("parseRegistryYaml: compact form", () => {

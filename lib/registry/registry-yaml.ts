@@ -19,7 +19,14 @@ import {
   vetInstanceUrls,
   type WriteOptions,
 } from "./service-repository";
-import { DNS_LABEL, serviceInput, type ServiceInput, type UrlWarning } from "./service-schema";
+import {
+  DNS_LABEL,
+  gatewayDefaults,
+  gatewaySettingKeys,
+  serviceInput,
+  type ServiceInput,
+  type UrlWarning,
+} from "./service-schema";
 
 /**
  * `registry.yml`: import (preview or apply) and export.
@@ -33,8 +40,8 @@ import { DNS_LABEL, serviceInput, type ServiceInput, type UrlWarning } from "./s
  *    description, so the file's identifier stays searchable. Two keys with the same name after
  *    normalising are an error.
  * 2. rich: `services: [{ name, tenant?, description?, healthPath?, checkIntervalSeconds?, …,
- *    instances: [{ url, region?, weight?, enabled? }] }]`, validated by the same `serviceInput`
- *    schema as `POST /api/v1/services`.
+ *    gatewayTimeoutMs?, forwardIdentity?, breaker…?, instances: [{ url, region?, weight?,
+ *    enabled? }] }]`, validated by the same `serviceInput` schema as `POST /api/v1/services`.
  * The file is declarative: omitted settings mean the defaults (an import resets a changed
  * `timeoutMs` the file does not mention). Two operational flags are the exception: omitted
  * `maintenance` and omitted instance `enabled` keep their current value, so an import never
@@ -496,8 +503,12 @@ export async function importRegistry(
 // Export
 
 /**
- * The registry as rich-form YAML. Every setting is written explicitly (a file should not depend
- * on today's defaults); `maintenance` and `enabled` only when they are the non-default value.
+ * The registry as rich-form YAML. Every health setting is written explicitly (a file should not
+ * depend on today's defaults); `maintenance` and `enabled` only when they are the non-default
+ * value. The gateway and breaker settings are written only where a service differs from their
+ * defaults: they are many, most services keep them, and leaving them out keeps exports of such
+ * services as they were before the settings existed (an import fills in the same defaults, so
+ * the round trip is still exact).
  * `tenant` is written per service only for a global admin's all-tenants export, so a one-tenant
  * export imports into whatever tenant the importer names. Instance ids are not written: URLs
  * identify instances across environments. import(export(x)) with the same `tenant` is a no-op.
@@ -522,6 +533,7 @@ export async function exportRegistryYaml(p: Principal, tenant?: string): Promise
       failureThreshold: s.failureThreshold,
       successThreshold: s.successThreshold,
       latencyBudgetMs: s.latencyBudgetMs,
+      ...Object.fromEntries(gatewaySettingKeys.filter((k) => s[k] !== gatewayDefaults[k]).map((k) => [k, s[k]])),
       ...(s.maintenance ? { maintenance: true } : {}),
       instances: s.instances.map((i) => ({
         url: i.url,

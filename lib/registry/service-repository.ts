@@ -6,6 +6,7 @@ import { db } from "../db/prisma";
 import { AppError, isAppError, type ErrorCode } from "../http/app-error";
 import type { RequestMeta } from "../http/request-context";
 import { checkUrlAllowed, networkPolicyFromEnv } from "../net/network-policy";
+import { notifyRegistryChange } from "./registry-notify";
 import {
   DNS_LABEL,
   encodeCursor,
@@ -14,6 +15,7 @@ import {
   type ListServicesQuery,
   type ServiceInput,
   type ServicePatch,
+  serviceDefaults,
   type ServiceView,
   type UrlWarning,
 } from "./service-schema";
@@ -29,6 +31,8 @@ import {
  * are not confirmed. Tenant scoping happens in one place: `scopeFor` → `Scope`, used by every query.
  *
  * Writes use `pg` in one transaction with their audit event (decision 007); typed reads use Prisma.
+ * Every write also sends `NOTIFY hms_registry '<service id>'` in that transaction
+ * (registry-notify.ts), so gateway replicas reload the service once the change is committed.
  * Status columns belong to the health prober: this module never computes a status, it only sets
  * `next_check_at = now()` on instances whose configuration changed, so the next probe round
  * re-checks them and recomputes the service status.
@@ -100,6 +104,14 @@ const viewSelect = {
   failureThreshold: true,
   successThreshold: true,
   latencyBudgetMs: true,
+  gatewayTimeoutMs: true,
+  forwardIdentity: true,
+  breakerFailureRatePct: true,
+  breakerMinCalls: true,
+  breakerConsecutiveFailures: true,
+  breakerWindowSeconds: true,
+  breakerOpenSeconds: true,
+  breakerHalfOpenCalls: true,
   maintenance: true,
   status: true,
   statusReason: true,
@@ -137,6 +149,14 @@ function toView(s: ViewRow): ServiceView {
     failureThreshold: s.failureThreshold,
     successThreshold: s.successThreshold,
     latencyBudgetMs: s.latencyBudgetMs,
+    gatewayTimeoutMs: s.gatewayTimeoutMs,
+    forwardIdentity: s.forwardIdentity,
+    breakerFailureRatePct: s.breakerFailureRatePct,
+    breakerMinCalls: s.breakerMinCalls,
+    breakerConsecutiveFailures: s.breakerConsecutiveFailures,
+    breakerWindowSeconds: s.breakerWindowSeconds,
+    breakerOpenSeconds: s.breakerOpenSeconds,
+    breakerHalfOpenCalls: s.breakerHalfOpenCalls,
     maintenance: s.maintenance,
     status: s.status as HealthStatus,
     statusReason: s.statusReason,
@@ -310,6 +330,14 @@ export interface ExistingService {
   failureThreshold: number;
   successThreshold: number;
   latencyBudgetMs: number;
+  gatewayTimeoutMs: number;
+  forwardIdentity: boolean;
+  breakerFailureRatePct: number;
+  breakerMinCalls: number;
+  breakerConsecutiveFailures: number;
+  breakerWindowSeconds: number;
+  breakerOpenSeconds: number;
+  breakerHalfOpenCalls: number;
   maintenance: boolean;
   instances: ExistingInstance[];
 }
@@ -328,6 +356,14 @@ export function desiredFromInput(input: ServiceInput): DesiredService {
     failureThreshold: input.failureThreshold,
     successThreshold: input.successThreshold,
     latencyBudgetMs: input.latencyBudgetMs,
+    gatewayTimeoutMs: input.gatewayTimeoutMs,
+    forwardIdentity: input.forwardIdentity,
+    breakerFailureRatePct: input.breakerFailureRatePct,
+    breakerMinCalls: input.breakerMinCalls,
+    breakerConsecutiveFailures: input.breakerConsecutiveFailures,
+    breakerWindowSeconds: input.breakerWindowSeconds,
+    breakerOpenSeconds: input.breakerOpenSeconds,
+    breakerHalfOpenCalls: input.breakerHalfOpenCalls,
     maintenance: input.maintenance,
     instances: input.instances,
   };
@@ -342,11 +378,23 @@ const columns = {
   failureThreshold: "failure_threshold",
   successThreshold: "success_threshold",
   latencyBudgetMs: "latency_budget_ms",
+  gatewayTimeoutMs: "gateway_timeout_ms",
+  forwardIdentity: "forward_identity",
+  breakerFailureRatePct: "breaker_failure_rate_pct",
+  breakerMinCalls: "breaker_min_calls",
+  breakerConsecutiveFailures: "breaker_consecutive_failures",
+  breakerWindowSeconds: "breaker_window_seconds",
+  breakerOpenSeconds: "breaker_open_seconds",
+  breakerHalfOpenCalls: "breaker_half_open_calls",
   maintenance: "maintenance",
 } as const;
 type Setting = keyof typeof columns;
 const settingKeys = Object.keys(columns) as Setting[];
-/** Settings whose change should be probed promptly (the next round recomputes status). */
+/**
+ * Settings whose change should be probed promptly (the next round recomputes status). The
+ * gateway and breaker settings are not among them: they do not change what a probe sees; the
+ * gateway learns of them through the registry notice (registry-notify.ts).
+ */
 const probeSettings = new Set<Setting>([
   "healthPath",
   "checkIntervalSeconds",
@@ -447,7 +495,9 @@ export function diffService(existing: ExistingService, desired: DesiredService):
 type Tx = Pick<pg.PoolClient, "query">;
 
 const serviceCols = `id, tenant_id, name, description, health_path, check_interval_seconds, timeout_ms,
-  failure_threshold, success_threshold, latency_budget_ms, maintenance`;
+  failure_threshold, success_threshold, latency_budget_ms, gateway_timeout_ms, forward_identity,
+  breaker_failure_rate_pct, breaker_min_calls, breaker_consecutive_failures, breaker_window_seconds,
+  breaker_open_seconds, breaker_half_open_calls, maintenance`;
 interface ServiceRowDb {
   id: string;
   tenant_id: string;
@@ -459,6 +509,14 @@ interface ServiceRowDb {
   failure_threshold: number;
   success_threshold: number;
   latency_budget_ms: number;
+  gateway_timeout_ms: number;
+  forward_identity: boolean;
+  breaker_failure_rate_pct: number;
+  breaker_min_calls: number;
+  breaker_consecutive_failures: number;
+  breaker_window_seconds: number;
+  breaker_open_seconds: number;
+  breaker_half_open_calls: number;
   maintenance: boolean;
 }
 function fromDb(r: ServiceRowDb, instances: ExistingInstance[]): ExistingService {
@@ -473,6 +531,14 @@ function fromDb(r: ServiceRowDb, instances: ExistingInstance[]): ExistingService
     failureThreshold: r.failure_threshold,
     successThreshold: r.success_threshold,
     latencyBudgetMs: r.latency_budget_ms,
+    gatewayTimeoutMs: r.gateway_timeout_ms,
+    forwardIdentity: r.forward_identity,
+    breakerFailureRatePct: r.breaker_failure_rate_pct,
+    breakerMinCalls: r.breaker_min_calls,
+    breakerConsecutiveFailures: r.breaker_consecutive_failures,
+    breakerWindowSeconds: r.breaker_window_seconds,
+    breakerOpenSeconds: r.breaker_open_seconds,
+    breakerHalfOpenCalls: r.breaker_half_open_calls,
     maintenance: r.maintenance,
     instances,
   };
@@ -544,32 +610,53 @@ async function insertInstance(tx: Tx, serviceId: string, tenantId: string, i: In
   );
 }
 
-/** Inserts a service and its instances (new instances are `unknown` and due for a probe now). */
+/**
+ * Inserts a service and its instances (new instances are `unknown` and due for a probe now), and
+ * announces it to the gateway replicas (delivered at commit).
+ */
 export async function insertService(tx: Tx, tenantId: string, s: DesiredService & { name: string }): Promise<string> {
+  const d = serviceDefaults;
   const { rows } = await tx.query<{ id: string }>(
     `INSERT INTO services (id, tenant_id, name, description, health_path, check_interval_seconds, timeout_ms,
-       failure_threshold, success_threshold, latency_budget_ms, maintenance, status, created_at, updated_at)
-     VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'unknown', now(), now())
+       failure_threshold, success_threshold, latency_budget_ms, gateway_timeout_ms, forward_identity,
+       breaker_failure_rate_pct, breaker_min_calls, breaker_consecutive_failures, breaker_window_seconds,
+       breaker_open_seconds, breaker_half_open_calls, maintenance, status, created_at, updated_at)
+     VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+       'unknown', now(), now())
      RETURNING id`,
     [
       tenantId,
       s.name,
       s.description ?? null,
-      s.healthPath ?? "/health",
-      s.checkIntervalSeconds ?? 10,
-      s.timeoutMs ?? 2000,
-      s.failureThreshold ?? 3,
-      s.successThreshold ?? 2,
-      s.latencyBudgetMs ?? 1000,
+      s.healthPath ?? d.healthPath,
+      s.checkIntervalSeconds ?? d.checkIntervalSeconds,
+      s.timeoutMs ?? d.timeoutMs,
+      s.failureThreshold ?? d.failureThreshold,
+      s.successThreshold ?? d.successThreshold,
+      s.latencyBudgetMs ?? d.latencyBudgetMs,
+      s.gatewayTimeoutMs ?? d.gatewayTimeoutMs,
+      s.forwardIdentity ?? d.forwardIdentity,
+      s.breakerFailureRatePct ?? d.breakerFailureRatePct,
+      s.breakerMinCalls ?? d.breakerMinCalls,
+      s.breakerConsecutiveFailures ?? d.breakerConsecutiveFailures,
+      s.breakerWindowSeconds ?? d.breakerWindowSeconds,
+      s.breakerOpenSeconds ?? d.breakerOpenSeconds,
+      s.breakerHalfOpenCalls ?? d.breakerHalfOpenCalls,
       s.maintenance ?? false,
     ],
   );
   const id = rows[0]!.id;
   for (const i of s.instances ?? []) await insertInstance(tx, id, tenantId, i);
+  await notifyRegistryChange(tx, id);
   return id;
 }
 
-/** Applies a diff: removed instances first, then moved URLs (via a placeholder), updates, inserts. */
+/**
+ * Applies a diff: removed instances first, then moved URLs (via a placeholder), updates, inserts;
+ * then announces the service to the gateway replicas. The notice goes out even for an empty diff
+ * (an admin saving the form unchanged): a replica that missed a notice gets to reload, and a
+ * reload of one service is cheap.
+ */
 export async function applyServiceDiff(tx: Tx, existing: ExistingService, d: ServiceDiff): Promise<void> {
   const set = Object.entries(d.set) as [Setting, unknown][];
   if (set.length > 0) {
@@ -603,10 +690,13 @@ export async function applyServiceDiff(tx: Tx, existing: ExistingService, d: Ser
   }
   for (const i of d.inserts) await insertInstance(tx, existing.id, existing.tenantId, i);
   if (d.probeAll) await tx.query(`UPDATE instances SET next_check_at = now() WHERE service_id = $1`, [existing.id]);
+  await notifyRegistryChange(tx, existing.id);
 }
 
+/** Deletes a service (its instances cascade); replicas reloading the announced id find it gone and drop it. */
 export async function deleteServiceRow(tx: Tx, id: string): Promise<void> {
   await tx.query(`DELETE FROM services WHERE id = $1`, [id]);
+  await notifyRegistryChange(tx, id);
 }
 
 function isUniqueViolation(err: unknown, constraint: string): boolean {
@@ -753,6 +843,9 @@ export async function setInstanceEnabled(
     tenantId = existing.tenantId;
     serviceName = existing.name;
     await tx.query(`UPDATE instances SET enabled = $2, next_check_at = now() WHERE id = $1`, [inst.id, enabled]);
+    // Announced even when unchanged: an operator draining again because traffic still arrives
+    // makes every replica reload the service instead of trusting a notice it may have missed.
+    await notifyRegistryChange(tx, existing.id);
     await audit(tx, p, opts, {
       tenantId,
       action: enabled ? "registry.instance_enable" : "registry.instance_drain",

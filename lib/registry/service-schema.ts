@@ -114,7 +114,36 @@ const settings = {
   failureThreshold: int(1, 20),
   successThreshold: int(1, 20),
   latencyBudgetMs: int(10, 60_000, " ms"),
+  // Gateway and circuit breaker (issue 4). `timeoutMs` above is the health probe's; a real call
+  // may legitimately take far longer than a /health answer, hence a separate, larger budget.
+  gatewayTimeoutMs: int(100, 120_000, " ms"),
+  forwardIdentity: z.boolean("must be true or false"),
+  breakerFailureRatePct: int(1, 100, "%"),
+  breakerMinCalls: int(1, 10_000),
+  breakerConsecutiveFailures: int(1, 1000),
+  breakerWindowSeconds: int(1, 300, " seconds"),
+  breakerOpenSeconds: int(1, 3600, " seconds"),
+  breakerHalfOpenCalls: int(1, 100),
 };
+
+/**
+ * The gateway and breaker settings' defaults, equal to the column defaults of migration
+ * *_gateway, so a service registered by plain SQL (the demo fleet) gets the same values.
+ * registry.yml export leaves one of these out when it has its default value: files of services
+ * that never touched them stay exactly as they were before the settings existed.
+ */
+export const gatewayDefaults = {
+  gatewayTimeoutMs: 10_000,
+  forwardIdentity: false,
+  breakerFailureRatePct: 50,
+  breakerMinCalls: 10,
+  breakerConsecutiveFailures: 5,
+  breakerWindowSeconds: 10,
+  breakerOpenSeconds: 30,
+  breakerHalfOpenCalls: 3,
+} as const;
+export type GatewaySetting = keyof typeof gatewayDefaults;
+export const gatewaySettingKeys = Object.keys(gatewayDefaults) as GatewaySetting[];
 
 export const serviceDefaults = {
   healthPath: "/health",
@@ -123,6 +152,7 @@ export const serviceDefaults = {
   failureThreshold: 3,
   successThreshold: 2,
   latencyBudgetMs: 1000,
+  ...gatewayDefaults,
 } as const;
 
 /** `POST /api/v1/services` and each service of a registry.yml. */
@@ -138,6 +168,14 @@ export const serviceInput = z
     failureThreshold: settings.failureThreshold.default(serviceDefaults.failureThreshold),
     successThreshold: settings.successThreshold.default(serviceDefaults.successThreshold),
     latencyBudgetMs: settings.latencyBudgetMs.default(serviceDefaults.latencyBudgetMs),
+    gatewayTimeoutMs: settings.gatewayTimeoutMs.default(serviceDefaults.gatewayTimeoutMs),
+    forwardIdentity: settings.forwardIdentity.default(serviceDefaults.forwardIdentity),
+    breakerFailureRatePct: settings.breakerFailureRatePct.default(serviceDefaults.breakerFailureRatePct),
+    breakerMinCalls: settings.breakerMinCalls.default(serviceDefaults.breakerMinCalls),
+    breakerConsecutiveFailures: settings.breakerConsecutiveFailures.default(serviceDefaults.breakerConsecutiveFailures),
+    breakerWindowSeconds: settings.breakerWindowSeconds.default(serviceDefaults.breakerWindowSeconds),
+    breakerOpenSeconds: settings.breakerOpenSeconds.default(serviceDefaults.breakerOpenSeconds),
+    breakerHalfOpenCalls: settings.breakerHalfOpenCalls.default(serviceDefaults.breakerHalfOpenCalls),
     /** Omitted = off for a new service, unchanged for an existing one (an import never ends maintenance by omission). */
     maintenance: z.boolean().optional(),
     instances,
@@ -160,6 +198,14 @@ export const servicePatch = z
     failureThreshold: settings.failureThreshold.optional(),
     successThreshold: settings.successThreshold.optional(),
     latencyBudgetMs: settings.latencyBudgetMs.optional(),
+    gatewayTimeoutMs: settings.gatewayTimeoutMs.optional(),
+    forwardIdentity: settings.forwardIdentity.optional(),
+    breakerFailureRatePct: settings.breakerFailureRatePct.optional(),
+    breakerMinCalls: settings.breakerMinCalls.optional(),
+    breakerConsecutiveFailures: settings.breakerConsecutiveFailures.optional(),
+    breakerWindowSeconds: settings.breakerWindowSeconds.optional(),
+    breakerOpenSeconds: settings.breakerOpenSeconds.optional(),
+    breakerHalfOpenCalls: settings.breakerHalfOpenCalls.optional(),
     maintenance: z.boolean().optional(),
     instances: instances.optional(),
   })
@@ -240,6 +286,16 @@ export interface ServiceView {
   failureThreshold: number;
   successThreshold: number;
   latencyBudgetMs: number;
+  /** gateway: upstream timeout per call, ms (past it the gateway answers 504) */
+  gatewayTimeoutMs: number;
+  /** gateway: send the upstream a short-lived token for this service naming the caller */
+  forwardIdentity: boolean;
+  breakerFailureRatePct: number;
+  breakerMinCalls: number;
+  breakerConsecutiveFailures: number;
+  breakerWindowSeconds: number;
+  breakerOpenSeconds: number;
+  breakerHalfOpenCalls: number;
   maintenance: boolean;
   status: HealthStatus;
   statusReason: string | null;
