@@ -9,6 +9,7 @@ const nextConfig = {
     "pino",
     "pdfjs-dist",
     "@node-rs/argon2",
+    "prom-client",
   ],
   // A separate build dir lets a second build (tests, a helper) run beside a running server.
   distDir: process.env.HMS_NEXT_DIST_DIR || ".next",

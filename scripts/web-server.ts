@@ -12,6 +12,7 @@ import { loadEnv } from "../lib/config/env";
 import { defaultGateway } from "../lib/gateway/default-gateway";
 import { GATEWAY_PREFIX } from "../lib/gateway/gateway";
 import { logger } from "../lib/telemetry/logger";
+import { stopTrafficRecorder } from "../lib/traffic/traffic-recorder";
 
 const dev = process.argv.includes("--dev");
 // What `next start` / `next dev` would set (React and Next pick their builds from it).
@@ -48,10 +49,8 @@ server.listen(port, () => logger.info({ port, dev }, "web listening"));
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
   process.on(sig, () => {
     server.close();
-    void gateway
-      .stop()
-      .catch(() => {})
-      .finally(() => process.exit(0));
+    // The last seconds of traffic counts are flushed before the process goes.
+    void Promise.allSettled([gateway.stop(), stopTrafficRecorder()]).finally(() => process.exit(0));
     setTimeout(() => process.exit(0), 5_000).unref();
   });
 }

@@ -30,6 +30,11 @@ export const envSchema = z.object({
   HMS_DEMO_FLEET_PORT: z.coerce.number().int().min(1024).max(65_000).default(7100),
   HMS_TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
   HMS_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** bearer token a Prometheus scraper sends to GET /api/metrics (unset: only operator sign-ins) */
+  HMS_METRICS_TOKEN: z.string().min(16, "HMS_METRICS_TOKEN must be at least 16 characters").optional(),
+  // Rate limit for tenants without a configured one (unset = unlimited); burst defaults to ceil(rps).
+  HMS_DEFAULT_TENANT_RPS: z.coerce.number().positive().max(100_000).optional(),
+  HMS_DEFAULT_TENANT_BURST: z.coerce.number().int().min(1).max(1_000_000).optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -7,6 +7,7 @@ import { rawRetentionHours, trimHealthHistory } from "../health/retention";
 import { purgeExpiredIdempotencyKeys } from "../idempotency/idempotency-key";
 import { networkPolicyFromEnv } from "../net/network-policy";
 import { logger } from "../telemetry/logger";
+import { trimGatewayHistory } from "../traffic/traffic-retention";
 import { runLoops, type LoopSpec } from "./loop";
 
 /** The worker process: background loops only; any number may run against one database. */
@@ -44,6 +45,14 @@ const loops: LoopSpec[] = [
     handler: async (signal) => {
       const r = await trimHealthHistory(db, { rawHours, signal });
       if (r.checksDeleted || r.rollupsDeleted) logger.info({ ...r }, "health history trimmed");
+    },
+  },
+  {
+    name: "traffic-retention",
+    everyMs: 10 * 60_000,
+    handler: async (signal) => {
+      const r = await trimGatewayHistory(db, { signal });
+      if (r.trafficDeleted || r.circuitEventsDeleted) logger.info({ ...r }, "traffic and breaker history trimmed");
     },
   },
 ];
