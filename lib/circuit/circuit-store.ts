@@ -121,7 +121,7 @@ export async function persistTransition(
     return { row, svc };
   });
   if (result) {
-    await announce(db, result.row, input.actor);
+    await announceCircuit(db, result.row, input.actor);
     if (result.svc.changed) await notifyHealthChange(db, result.svc.tenantId, result.svc.name).catch(() => {});
     return { won: true, row: result.row };
   }
@@ -173,7 +173,7 @@ export async function forceCircuit(
               SET forced = NULL, forced_by = NULL, forced_at = NULL, since = now(), changed_by = $2,
                   version = version + 1,
                   state = CASE WHEN forced = 'open' THEN 'open'::"CircuitState" ELSE state END,
-                  open_until = CASE WHEN forced = 'open' THEN now() ELSE open_until END,
+                  open_until = CASE WHEN forced = 'open' THEN date_trunc('milliseconds', now()) ELSE open_until END,
                   reason = CASE WHEN forced = 'open' THEN 'released by ' || $2 || ': trial calls decide'
                                 ELSE 'released by ' || $2 END
             WHERE instance_id = $1 RETURNING ${COLUMNS}`
@@ -203,52 +203,48 @@ export async function forceCircuit(
     const svc = await recomputeServiceStatus(tx, i.service_id);
     return { after, svc };
   });
-  await announce(db, row.after, input.actor);
+  await announceCircuit(db, row.after, input.actor);
   if (row.svc.changed) await notifyHealthChange(db, row.svc.tenantId, row.svc.name).catch(() => {});
 }
 
 /**
- * The health prober's input: an instance that turned red trips its breaker (unless forced or
- * already open); one that is trusted again after being red moves an open breaker to its trial
- * calls (open_until = now). Runs after the prober's commit; version-checked like any replica.
+ * The health prober's input, inside the prober's own transaction (service row already locked,
+ * status recomputed after it, so no transient status is stored in between): an instance that
+ * turned red trips its breaker (unless forced or already open); one that is trusted again after
+ * being red moves a breaker the health check opened to its trial calls (open_until = now). The
+ * caller announces the returned row with `announceCircuit` after its commit.
  */
-export async function feedHealthVerdict(
-  db: pg.Pool,
+export async function applyHealthVerdict(
+  tx: pg.PoolClient,
   input: { instanceId: string; healthy: boolean; reason: string; actor: string; openSeconds: number },
-): Promise<void> {
-  const done = await withTransaction(db, async (tx) => {
-    if (!(await lockServiceOf(tx, input.instanceId))) return null;
-    const { rows } = input.healthy
-      ? await tx.query<CircuitRow>(
-          `UPDATE circuits SET open_until = now(), reason = $2, version = version + 1, changed_by = $3
-            WHERE instance_id = $1 AND forced IS NULL AND state = 'open' AND open_until > now()
-              AND reason LIKE 'health check:%'
-            RETURNING ${COLUMNS}`,
-          [input.instanceId, `health check passes again: trial calls decide`, input.actor],
-        )
-      : await tx.query<CircuitRow>(
-          `INSERT INTO circuits AS c (instance_id, service_id, tenant_id, state, reason, since, open_until,
-                                      trip_streak, last_trip_at, changed_by, version)
-           SELECT i.id, i.service_id, i.tenant_id, 'open', $2, now(), now() + make_interval(secs => $4), 1, now(), $3, 1
-             FROM instances i WHERE i.id = $1
-           ON CONFLICT (instance_id) DO UPDATE
-              SET state = 'open', reason = EXCLUDED.reason, since = now(), open_until = EXCLUDED.open_until,
-                  trip_streak = c.trip_streak + 1, last_trip_at = now(), changed_by = EXCLUDED.changed_by,
-                  version = c.version + 1
-            WHERE c.forced IS NULL AND (c.state <> 'open' OR c.open_until <= now())
-           RETURNING ${COLUMNS}`,
-          [input.instanceId, `health check: ${input.reason}`, input.actor, input.openSeconds],
-        );
-    const row = rows[0];
-    if (!row) return null;
-    const from = input.healthy ? "open" : "closed";
-    const to = input.healthy ? "half_open" : "open";
-    await insertEvent(tx, row, from, to, row.reason, input.actor, new Date());
-    return { row, svc: await recomputeServiceStatus(tx, row.service_id) };
-  });
-  if (!done) return;
-  await announce(db, done.row, input.actor);
-  if (done.svc.changed) await notifyHealthChange(db, done.svc.tenantId, done.svc.name).catch(() => {});
+): Promise<CircuitRow | null> {
+  const { rows } = input.healthy
+    ? await tx.query<CircuitRow>(
+        `UPDATE circuits SET open_until = date_trunc('milliseconds', now()), reason = $2, version = version + 1, changed_by = $3
+          WHERE instance_id = $1 AND forced IS NULL AND state = 'open' AND open_until > now()
+            AND reason LIKE 'health check:%'
+          RETURNING ${COLUMNS}`,
+        [input.instanceId, `health check passes again: trial calls decide`, input.actor],
+      )
+    : await tx.query<CircuitRow>(
+        `INSERT INTO circuits AS c (instance_id, service_id, tenant_id, state, reason, since, open_until,
+                                    trip_streak, last_trip_at, changed_by, version)
+         SELECT i.id, i.service_id, i.tenant_id, 'open', $2, now(), now() + make_interval(secs => $4), 1, now(), $3, 1
+           FROM instances i WHERE i.id = $1
+         ON CONFLICT (instance_id) DO UPDATE
+            SET state = 'open', reason = EXCLUDED.reason, since = now(), open_until = EXCLUDED.open_until,
+                trip_streak = c.trip_streak + 1, last_trip_at = now(), changed_by = EXCLUDED.changed_by,
+                version = c.version + 1
+          WHERE c.forced IS NULL AND (c.state <> 'open' OR c.open_until <= now())
+         RETURNING ${COLUMNS}`,
+        [input.instanceId, `health check: ${input.reason}`, input.actor, input.openSeconds],
+      );
+  const row = rows[0];
+  if (!row) return null;
+  const from = input.healthy ? "open" : "closed";
+  const to = input.healthy ? "half_open" : "open";
+  await insertEvent(tx, row, from, to, row.reason, input.actor, new Date());
+  return row;
 }
 
 /** Lock order everywhere: service row, then instance/circuit rows (as the prober and registry do). */
@@ -277,7 +273,7 @@ async function insertEvent(
 }
 
 /** NOTIFY after the commit, so a listener that reads the row sees the same state. */
-async function announce(db: pg.Pool, row: CircuitRow, by: string): Promise<void> {
+export async function announceCircuit(db: pg.Pool, row: CircuitRow, by: string): Promise<void> {
   const notice: CircuitNotice = {
     ...sharedStateOf(row),
     instanceId: row.instance_id,

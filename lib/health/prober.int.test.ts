@@ -213,6 +213,43 @@ describe("runProbeRound: instance transitions", () => {
     expect((await events(svc.id)).map((e) => e.status)).toEqual(["yellow", "red", "green"]);
   });
 
+  it("feeds the breaker: red trips it (announced on hms_circuit), trusted again moves it to its trial calls", async () => {
+    const up = await upstream();
+    const { tenantId, svc } = await setup({ failureThreshold: 1, successThreshold: 1 }, [{ url: up.url }]);
+    const id = svc.instanceIds[0]!;
+    const circuit = async () =>
+      (
+        await pool().query<{ state: string; reason: string; half_open: boolean }>(
+          `SELECT state, reason, open_until <= now() AS half_open FROM circuits WHERE instance_id = $1`,
+          [id],
+        )
+      ).rows[0];
+    const listener = new pg.Client({ connectionString: process.env.DATABASE_URL });
+    await listener.connect();
+    const notices: string[] = [];
+    listener.on("notification", (n) => notices.push(n.payload ?? ""));
+    await listener.query(`LISTEN hms_circuit`);
+    try {
+      await probe(tenantId);
+      expect(await circuit()).toBeUndefined(); // green: nothing to feed
+      await up.down();
+      await probe(tenantId);
+      expect(await circuit()).toMatchObject({
+        state: "open",
+        reason: "health check: connection refused (1 failure)",
+        half_open: false,
+      });
+      await up.up();
+      await probe(tenantId);
+      expect(await circuit()).toMatchObject({ state: "open", half_open: true }); // open_until = now: trials decide
+      await new Promise((r) => setTimeout(r, 100));
+      const states = notices.map((n) => (JSON.parse(n) as { instanceId: string; state: string }).instanceId);
+      expect(states.filter((x) => x === id)).toHaveLength(2);
+    } finally {
+      await listener.end();
+    }
+  });
+
   it("fails a hanging upstream at the service's timeout, and a reset connection plainly", async () => {
     const up = await upstream({ kind: "hang" });
     const { tenantId, svc } = await setup({ timeoutMs: 300 }, [{ url: up.url }]);

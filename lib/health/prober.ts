@@ -8,7 +8,7 @@ import { healthPath } from "../registry/service-schema";
 import { logger } from "../telemetry/logger";
 import { BUCKET_COUNT, bucketIndex } from "./latency-buckets";
 import { interpretError, interpretResponse, type ProbeVerdict } from "./probe-outcome";
-import { feedHealthVerdict } from "../circuit/circuit-store";
+import { announceCircuit, applyHealthVerdict, type CircuitRow } from "../circuit/circuit-store";
 import { HEALTH_CHANNEL, notifyHealthChange, recomputeServiceStatus } from "./service-status";
 import { nextInstanceState, type HealthStatus } from "./status-rules";
 
@@ -299,14 +299,7 @@ export async function runProbeRound(opts: ProbeRoundOptions): Promise<ProbeRound
       if (applied.instanceChanges > 0 || applied.serviceChanged) {
         await notifyHealthChange(opts.pool, row.tenant_id, row.service_name);
       }
-      // Health results feed the breakers (issue 4): red trips it, trusted-again starts its trials.
-      for (const f of applied.breakerFeed) {
-        await feedHealthVerdict(opts.pool, {
-          ...f,
-          actor: `prober:${opts.workerId}`,
-          openSeconds: row.breaker_open_seconds,
-        }).catch((err: unknown) => logger.warn({ err, instanceId: f.instanceId }, "could not feed the breaker"));
-      }
+      for (const c of applied.circuits) await announceCircuit(opts.pool, c, `prober:${opts.workerId}`);
     } catch (err) {
       // The leases lapse and the instances are probed again; the round goes on.
       logger.warn({ err, serviceId: row.service_id }, "could not store health checks");
@@ -332,7 +325,7 @@ async function recordService(
   workerId: string,
   serviceId: string,
   done: Done[],
-): Promise<{ lostLeases: number; instanceChanges: number; serviceChanged: boolean; breakerFeed: BreakerFeed[] }> {
+): Promise<{ lostLeases: number; instanceChanges: number; serviceChanged: boolean; circuits: CircuitRow[] }> {
   const first = done[0]!.row;
   const checked = done.filter((d): d is Extract<Done, { drained: false }> => !d.drained);
   const drained = done.filter((d) => d.drained).map((d) => d.row);
@@ -421,8 +414,19 @@ async function recordService(
       );
       held += upd.rowCount ?? 0;
     }
+    // Health results feed the breakers (issue 4): red trips it, trusted-again starts its trials —
+    // before the recompute, so the stored status never passes through a state in between.
+    const circuits: CircuitRow[] = [];
+    for (const f of breakerFeed) {
+      const c = await applyHealthVerdict(tx, {
+        ...f,
+        actor: `prober:${workerId}`,
+        openSeconds: first.breaker_open_seconds,
+      });
+      if (c) circuits.push(c);
+    }
     const svc = await recomputeServiceStatus(tx, serviceId);
-    return { lostLeases: done.length - held, instanceChanges, serviceChanged: svc.changed, breakerFeed };
+    return { lostLeases: done.length - held, instanceChanges, serviceChanged: svc.changed, circuits };
   });
 }
 

@@ -57,7 +57,8 @@ export async function recomputeServiceStatus(tx: pg.PoolClient, serviceId: strin
   );
   const verdict = serviceStatus(
     inst.rows.map((r) =>
-      r.breaker_open
+      // A red instance keeps its own (current) reason; the breaker speaks for instances the probes think fine.
+      r.breaker_open && r.status !== "red"
         ? {
             status: "red" as const,
             enabled: r.enabled,
