@@ -2,6 +2,7 @@
  * The demo fleet process (`npm start` runs it in demo mode): tiny services on 127.0.0.1 whose
  * /health answers can be switched to slow, failing, flapping or down from their service page.
  */
+import { setMaxListeners } from "node:events";
 import { startFleet } from "../lib/demo-fleet/fleet-server";
 import { setting } from "../lib/config/env";
 import { runDemoTraffic } from "../lib/demo-fleet/demo-traffic";
@@ -10,6 +11,8 @@ const base = setting("HMS_DEMO_FLEET_PORT");
 const fleet = await startFleet(base);
 console.log(`[demo-fleet] control on ${fleet.controlUrl}, instances on ports ${base + 1}–${base + 5}`);
 const ac = new AbortController();
+// Every loop (and its in-flight work) listens on this one signal; more than Node's default 10 is expected.
+setMaxListeners(100, ac.signal);
 // HMS_DEMO_TRAFFIC=0 keeps the fleet quiet (only health checks reach it).
 if (process.env.HMS_DEMO_TRAFFIC !== "0") {
   void runDemoTraffic({

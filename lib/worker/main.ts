@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { hostname } from "node:os";
 import { loadEnv } from "../config/env";
 import { pool } from "../db/pool";
@@ -58,6 +59,8 @@ const loops: LoopSpec[] = [
 ];
 
 const ac = new AbortController();
+// Every loop (and its in-flight work) listens on this one signal; more than Node's default 10 is expected.
+setMaxListeners(100, ac.signal);
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
   process.on(sig, () => {
     logger.info({ workerId }, "worker stopping");
