@@ -32,7 +32,8 @@ test("a failing primary trips its breaker, doc-service fails over, and an operat
   test.setTimeout(120_000);
   const vet = await tokenFor(baseURL!, "vet-a");
   const op = await tokenFor(baseURL!, "operator-a");
-  const gw = (path: string) => fetch(`${baseURL}/api/v1/gw/doc-service${path}`, { headers: { authorization: `Bearer ${vet}` } });
+  const gw = (path: string) =>
+    fetch(`${baseURL}/api/v1/gw/doc-service${path}`, { headers: { authorization: `Bearer ${vet}` } });
 
   const first = await gw("/documents/1");
   expect(first.status).toBe(200);
@@ -81,10 +82,17 @@ test("a failing primary trips its breaker, doc-service fails over, and an operat
     // Force it closed (asks first), then release it.
     await row.getByRole("button", { name: `Force closed: breaker of ${primary.url}` }).click();
     await page.getByRole("dialog").getByRole("button", { name: "Force closed" }).click();
-    await expect(page.getByRole("status").filter({ hasText: /forced|Forced/ }).first()).toBeVisible();
+    await expect(
+      page
+        .getByRole("status")
+        .filter({ hasText: /forced|Forced/ })
+        .first(),
+    ).toBeVisible();
     await expect
       .poll(async () => {
-        const r = await fetch(`${baseURL}/api/v1/circuits?service=doc-service`, { headers: { authorization: `Bearer ${op}` } });
+        const r = await fetch(`${baseURL}/api/v1/circuits?service=doc-service`, {
+          headers: { authorization: `Bearer ${op}` },
+        });
         const body = (await r.json()) as { items: { instanceId: string; forced: string | null }[] };
         return body.items.find((c) => c.instanceId === primary.instanceId)?.forced;
       })
@@ -93,7 +101,9 @@ test("a failing primary trips its breaker, doc-service fails over, and an operat
     await page.getByRole("dialog").getByRole("button", { name: "Release" }).click();
     await expect
       .poll(async () => {
-        const r = await fetch(`${baseURL}/api/v1/circuits?service=doc-service`, { headers: { authorization: `Bearer ${op}` } });
+        const r = await fetch(`${baseURL}/api/v1/circuits?service=doc-service`, {
+          headers: { authorization: `Bearer ${op}` },
+        });
         const body = (await r.json()) as { items: { instanceId: string; forced: string | null }[] };
         return body.items.find((c) => c.instanceId === primary.instanceId)?.forced ?? "none";
       })
@@ -116,4 +126,54 @@ test("GET /api/metrics answers Prometheus text to an operator and 401 to nobody"
   const text = await r.text();
   expect(text).toMatch(/hms_gateway_requests_total\{[^}]*tenant="agency-a"[^}]*service="doc-service"/);
   expect(text).toMatch(/hms_circuit_state\{/);
+});
+
+test("the Traffic page charts the demo traffic, and switching the range keeps it in the URL", async ({ page }) => {
+  test.setTimeout(120_000);
+  await signIn(page, "operator-a");
+  await page.goto("/traffic");
+  await expect(page.getByRole("heading", { name: "Traffic", exact: true })).toBeVisible();
+  // The demo traffic goes through the gateway every second; the recorder flushes every 5 s.
+  await expect(page.getByText("Requests per minute").first()).toBeVisible({ timeout: LONG });
+  await expect(page.locator("figure svg").first()).toBeVisible();
+  await page.getByRole("button", { name: "24 h" }).click();
+  await expect(page).toHaveURL(/range=24h/);
+  await expect(page.getByRole("button", { name: "24 h" })).toHaveAttribute("aria-pressed", "true");
+});
+
+test("an admin sets a tenant's rate limit in the form; over it, the gateway answers 429", async ({ page, baseURL }) => {
+  test.setTimeout(120_000);
+  const vet = await tokenFor(baseURL!, "vet-b");
+  await signIn(page, "admin");
+  await page.goto("/admin/limits");
+  await expect(page.getByRole("heading", { name: "Rate limits" })).toBeVisible();
+  await page.getByLabel("Agency", { exact: true }).selectOption("agency-b");
+  await page.getByLabel("Requests per second", { exact: true }).fill("0.2");
+  await page.getByLabel("Burst", { exact: true }).fill("1");
+  await page.getByRole("button", { name: "Save limit" }).click();
+  await expect(
+    page
+      .getByRole("status")
+      .filter({ hasText: /agency-b/ })
+      .first(),
+  ).toBeVisible();
+  try {
+    // Demo traffic of agency-b uses its limit too: somewhere in a few calls the gateway refuses.
+    await expect
+      .poll(
+        async () => {
+          const r = await fetch(`${baseURL}/api/v1/gw/notify/ping`, { headers: { authorization: `Bearer ${vet}` } });
+          return r.status === 429 ? `${r.headers.get("content-type")} ${r.headers.get("ratelimit-policy")}` : r.status;
+        },
+        { timeout: 20_000, intervals: [100] },
+      )
+      .toBe('application/problem+json "tenant";q=1;w=5');
+  } finally {
+    const admin = await tokenFor(baseURL!, "admin");
+    await fetch(`${baseURL}/api/v1/tenants/agency-b/limits`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+      body: JSON.stringify({ rps: 50, burst: 100 }),
+    });
+  }
 });
