@@ -21,7 +21,20 @@ describe("trimGatewayHistory", () => {
       [svc.instanceIds[0], svc.id, tenant],
     );
 
+    const [gone, live] = [`gone-${tenant}`, `live-${tenant}`];
+    await pool().query(
+      `INSERT INTO gateway_replicas (replica_id, hostname, pid, last_seen_at)
+       VALUES ($1, 'h', 1, now() - interval '61 minutes'), ($2, 'h', 2, now() - interval '5 minutes')`,
+      [gone, live],
+    );
+
     const r = await trimGatewayHistory(pool(), { batch: 2 });
+    const replicas = await pool().query<{ replica_id: string }>(
+      `SELECT replica_id FROM gateway_replicas WHERE replica_id = ANY($1)`,
+      [[gone, live]],
+    );
+    expect(replicas.rows.map((x) => x.replica_id)).toEqual([live]); // killed an hour ago: gone; quiet 5 min: kept
+    expect(r.replicasDeleted).toBeGreaterThanOrEqual(1);
     expect(r.trafficDeleted).toBeGreaterThanOrEqual(3); // days 9..11 (other files' old rows may go too)
     expect(r.circuitEventsDeleted).toBeGreaterThanOrEqual(4); // days 31..34
     const left = await pool().query(

@@ -30,6 +30,7 @@ DELETE FROM circuit_events WHERE id IN (
 export interface TrafficRetentionResult {
   trafficDeleted: number;
   circuitEventsDeleted: number;
+  replicasDeleted: number;
 }
 
 export async function trimGatewayHistory(
@@ -44,7 +45,7 @@ export async function trimGatewayHistory(
 ): Promise<TrafficRetentionResult> {
   const batch = Math.max(1, opts.batch ?? DEFAULT_BATCH);
   const maxBatches = opts.maxBatches ?? 1_000;
-  const out: TrafficRetentionResult = { trafficDeleted: 0, circuitEventsDeleted: 0 };
+  const out: TrafficRetentionResult = { trafficDeleted: 0, circuitEventsDeleted: 0, replicasDeleted: 0 };
   const jobs = [
     { sql: TRAFFIC_DELETE_SQL, days: opts.trafficDays ?? TRAFFIC_RETENTION_DAYS, key: "trafficDeleted" },
     {
@@ -60,5 +61,8 @@ export async function trimGatewayHistory(
       if ((r.rowCount ?? 0) < batch) break;
     }
   }
+  // A replica killed without SIGTERM leaves its heartbeat row; an hour of silence means it is gone.
+  const gone = await db.query(`DELETE FROM gateway_replicas WHERE last_seen_at < now() - interval '1 hour'`);
+  out.replicasDeleted = gone.rowCount ?? 0;
   return out;
 }

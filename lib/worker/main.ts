@@ -53,7 +53,8 @@ const loops: LoopSpec[] = [
     everyMs: 10 * 60_000,
     handler: async (signal) => {
       const r = await trimGatewayHistory(db, { signal });
-      if (r.trafficDeleted || r.circuitEventsDeleted) logger.info({ ...r }, "traffic and breaker history trimmed");
+      if (r.trafficDeleted || r.circuitEventsDeleted || r.replicasDeleted)
+        logger.info({ ...r }, "traffic and breaker history trimmed");
     },
   },
 ];
