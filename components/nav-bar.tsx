@@ -29,7 +29,11 @@ function linksFor(principal: Principal | null): NavLink[] {
   }
   // Operators and admins land on the board; service pages live under /board.
   const board: NavLink = { href: "/", label: "Board", sections: ["/board"] };
-  const operations: NavLink[] = [board, { href: "/circuits", label: "Circuits" }, { href: "/traffic", label: "Traffic" }];
+  const operations: NavLink[] = [
+    board,
+    { href: "/circuits", label: "Circuits" },
+    { href: "/traffic", label: "Traffic" },
+  ];
   if (principal.role === "admin") {
     return [
       ...operations,

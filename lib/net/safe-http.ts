@@ -84,7 +84,11 @@ function checkedAddresses(
  * A `lookup` for the socket: resolve, refuse (with the AppError) if ANY answer is disallowed,
  * otherwise hand Node exactly the checked addresses to connect to.
  */
-export function checkedLookup(policy: NetworkPolicy, resolve: Resolver, onRefused: (e: AppError) => void): LookupFunction {
+export function checkedLookup(
+  policy: NetworkPolicy,
+  resolve: Resolver,
+  onRefused: (e: AppError) => void,
+): LookupFunction {
   return (hostname, options, callback) => {
     const fail = (e: unknown): void => {
       if (isAppError(e)) onRefused(e);
