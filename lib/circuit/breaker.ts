@@ -177,6 +177,20 @@ export class Breaker {
     return this.trip(now, reason);
   }
 
+  /** The shared part of this breaker's state (what a `circuits` row holds). */
+  snapshot(): SharedBreakerState {
+    return {
+      state: this.state,
+      forced: this.forced,
+      since: this.since,
+      openUntil: this.openUntil,
+      tripStreak: this.tripStreak,
+      lastTripAt: this.lastTripAt,
+      reason: this.reason,
+      version: this.version,
+    };
+  }
+
   /** Takes over the shared state (another replica's transition, a forced state, a resync). */
   adopt(s: SharedBreakerState): void {
     const stateChanged = s.state !== this.state || s.forced !== this.forced;

@@ -63,6 +63,9 @@ export class GatewaySync {
   /** Persists a transition this replica made (chained per instance; off the hot path). */
   persist(inst: RuntimeInstance, t: Transition): void {
     const prior = this.pending.get(inst.id) ?? Promise.resolve();
+    // The state as this transition left it; the version it builds on is read when its turn comes
+    // (the transition queued before it may have moved it on).
+    const state = inst.breaker.snapshot();
     const next = prior
       .then(async () => {
         const b = inst.breaker;
@@ -72,15 +75,7 @@ export class GatewaySync {
           tenantId: inst.tenantId,
           expectedVersion: b.version,
           transition: t,
-          next: {
-            state: b.state,
-            forced: b.forced,
-            since: b.since,
-            openUntil: b.openUntil,
-            tripStreak: b.tripStreak,
-            lastTripAt: b.lastTripAt,
-            reason: b.reason,
-          },
+          next: state,
           actor: `gateway:${this.replicaId}`,
         });
         if (!stored) return;

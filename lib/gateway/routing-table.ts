@@ -211,7 +211,7 @@ export class RoutingTable {
         let breaker = old?.breaker;
         if (!breaker || breaker.settings.windowSeconds !== settings.windowSeconds) {
           const fresh = new Breaker(settings, now);
-          if (breaker) fresh.adopt({ ...snapshot(breaker) });
+          if (breaker) fresh.adopt(breaker.snapshot());
           breaker = fresh;
         }
         breaker.settings = settings;
@@ -219,7 +219,7 @@ export class RoutingTable {
         if (shared && shared.version > breaker.version) breaker.adopt(shared);
         if (!shared && breaker.version > 0) {
           // the row is gone (instance re-created): start closed
-          breaker.adopt({ ...snapshot(breaker), state: "closed", forced: null, openUntil: null, version: 0 });
+          breaker.adopt({ ...breaker.snapshot(), state: "closed", forced: null, openUntil: null, version: 0 });
         }
         const inst: RuntimeInstance = {
           id: r.instance_id,
@@ -258,17 +258,4 @@ export class RoutingTable {
     }
     return new Set(grouped.keys());
   }
-}
-
-function snapshot(b: Breaker): SharedBreakerState {
-  return {
-    state: b.state,
-    forced: b.forced,
-    since: b.since,
-    openUntil: b.openUntil,
-    tripStreak: b.tripStreak,
-    lastTripAt: b.lastTripAt,
-    reason: b.reason,
-    version: b.version,
-  };
 }
