@@ -2,8 +2,8 @@ import Link from "next/link";
 import { Suspense } from "react";
 import { Board } from "@/components/board/board";
 import { DemoLogins } from "@/components/demo-logins";
+import { agencyChoice } from "@/app/staff-page";
 import { currentPrincipal } from "@/lib/auth/session";
-import { tenantIds } from "@/lib/tenancy/tenant-ids";
 import { demoModeInThisProcess, setting } from "@/lib/config/env";
 
 function demoMode(): boolean {
@@ -73,8 +73,7 @@ export default async function HomePage({
     );
   }
 
-  const globalAdmin = principal.role === "admin" && principal.tenantId === null;
-  const tenants = globalAdmin ? await tenantIds() : [];
+  const { canPickTenant, tenants } = await agencyChoice(principal);
 
   return (
     <div className="space-y-8">
@@ -89,7 +88,7 @@ export default async function HomePage({
       )}
       <Suspense fallback={<p className="text-muted">Loading the board…</p>}>
         <Board
-          canPickTenant={globalAdmin}
+          canPickTenant={canPickTenant}
           tenants={tenants}
           canRegister={principal.role === "admin"}
           scopeLabel={principal.tenantId}

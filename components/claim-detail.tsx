@@ -7,6 +7,7 @@ import { CopyButton } from "./copy-button";
 import { formatBytes, formatDateTime } from "./format";
 import { isApiError } from "./queries/api-error";
 import { claimQueries, CLAIM_POLL_MS } from "./queries/claims";
+import { LoadingStatus } from "./query-states";
 import { StatusBadge } from "./status-badge";
 
 /** Plain words for the feature names intake records (lib/documents/risky-features.ts). */
@@ -36,13 +37,7 @@ export function ClaimDetail({ claimId }: { claimId: string }) {
     return (
       <div className="space-y-6">
         <h1 className="font-mono text-4xl font-bold tracking-tight">{claimId}</h1>
-        <p role="status" className="flex items-center gap-2 text-muted">
-          <span
-            aria-hidden="true"
-            className="inline-block h-4 w-4 animate-spin rounded-full border-2 border-primary border-t-transparent"
-          />
-          Loading your claim…
-        </p>
+        <LoadingStatus text="Loading your claim…" />
       </div>
     );
   }

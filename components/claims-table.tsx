@@ -5,7 +5,7 @@ import { LoadMoreButton } from "./load-more-button";
 import { useInfiniteQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { formatBytes, formatDateTime } from "./format";
-import { isApiError } from "./queries/api-error";
+import { LoadError, LoadingStatus } from "./query-states";
 import { claimQueries } from "./queries/claims";
 import { StatusBadge } from "./status-badge";
 
@@ -14,37 +14,18 @@ export function ClaimsTable({ labelledBy }: { labelledBy?: string }) {
   const query = useInfiniteQuery(claimQueries.list());
 
   if (query.isPending) {
-    return (
-      <p role="status" className="flex items-center gap-2 text-muted">
-        <span
-          aria-hidden="true"
-          className="inline-block h-4 w-4 animate-spin rounded-full border-2 border-primary border-t-transparent"
-        />
-        Loading your claims…
-      </p>
-    );
+    return <LoadingStatus text="Loading your claims…" />;
   }
 
   if (!query.data) {
-    const sessionEnded = isApiError(query.error) && query.error.status === 401;
     return (
-      <div role="alert" className="space-y-3 rounded-md border-l-8 border-error-dark bg-error-lighter p-4">
-        <p className="font-bold">We couldn’t load your claims.</p>
-        <p>
-          {sessionEnded
-            ? "Your session has ended. Please sign in again."
-            : (query.error?.message ?? "Please try again in a moment.")}
-        </p>
-        {sessionEnded ? (
-          <a className="btn btn-primary" href="/signin?callbackUrl=%2Fportal">
-            Sign in again
-          </a>
-        ) : (
-          <button type="button" className="btn btn-secondary" onClick={() => void query.refetch()}>
-            Try again
-          </button>
-        )}
-      </div>
+      <LoadError
+        what="your claims"
+        error={query.error}
+        retry={() => query.refetch()}
+        callbackPath="/portal"
+        fallback="Please try again in a moment."
+      />
     );
   }
 

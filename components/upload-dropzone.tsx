@@ -5,6 +5,7 @@ import Link from "next/link";
 import { useCallback, useEffect, useId, useRef, useState, type DragEvent, type KeyboardEvent } from "react";
 import { formatBytes } from "./format";
 import type { ApiError } from "./queries/api-error";
+import { Spinner } from "./query-states";
 import { claimQueries, type ClaimCreated } from "./queries/claims";
 import { StatusBadge } from "./status-badge";
 import { compareDigest, newIdempotencyKey, uploadClaimDocument, type UploadHandle } from "./upload-request";
@@ -324,10 +325,7 @@ export function UploadDropzone({ maxBytes = DEFAULT_MAX_BYTES }: { maxBytes?: nu
               </div>
             ) : (
               <p className="flex items-center gap-2 text-muted">
-                <span
-                  aria-hidden="true"
-                  className="inline-block h-4 w-4 animate-spin rounded-full border-2 border-primary border-t-transparent"
-                />
+                <Spinner />
                 Your document has been sent. We’re checking that it opens and is readable — this usually takes a few
                 seconds.
               </p>

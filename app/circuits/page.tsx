@@ -1,34 +1,24 @@
 import type { Metadata } from "next";
-import Link from "next/link";
-import { redirect } from "next/navigation";
 import { Suspense } from "react";
 import { CircuitsView } from "@/components/circuits/circuits-view";
-import { currentPrincipal } from "@/lib/auth/session";
-import { tenantIds } from "@/lib/tenancy/tenant-ids";
+import { NotForVeterans } from "@/components/role-gate";
+import { agencyChoice, signedInOrRedirect } from "@/app/staff-page";
 
 export const metadata: Metadata = { title: "Circuit breakers" };
 
 /** Every breaker, live: operators see their agency's, global admins pick an agency. */
 export default async function CircuitsPage() {
-  const principal = await currentPrincipal();
-  if (!principal) redirect(`/signin?callbackUrl=${encodeURIComponent("/circuits")}`);
+  const principal = await signedInOrRedirect("/circuits");
   if (principal.role === "veteran") {
-    return (
-      <div role="alert" className="max-w-2xl space-y-3 rounded-md border-l-8 border-warning bg-warning-lighter p-4">
-        <h1 className="text-2xl font-bold">Circuit breakers are for operators and administrators</h1>
-        <p>
-          You are signed in as a veteran. <Link href="/portal">Go to your claims</Link>.
-        </p>
-      </div>
-    );
+    return <NotForVeterans title="Circuit breakers are for operators and administrators" />;
   }
-  const globalAdmin = principal.role === "admin" && principal.tenantId === null;
+  const { canPickTenant, tenants } = await agencyChoice(principal);
 
   return (
     <Suspense fallback={<p className="text-muted">Loading the breakers…</p>}>
       <CircuitsView
-        canPickTenant={globalAdmin}
-        tenants={globalAdmin ? await tenantIds() : []}
+        canPickTenant={canPickTenant}
+        tenants={tenants}
         canRegister={principal.role === "admin"}
         scopeLabel={principal.tenantId}
       />

@@ -2,7 +2,7 @@
 
 import { useMutation } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
-import { useId, useRef, useState, type FormEvent, type ReactNode } from "react";
+import { useId, useRef, useState, type FormEvent, type InputHTMLAttributes, type ReactNode } from "react";
 import { z } from "zod";
 import { Ago } from "../board/ago";
 import { ConfirmDialog } from "../board/confirm-dialog";
@@ -45,6 +45,12 @@ const labels: Record<Field, string> = {
   service: "Service",
   rps: "Requests per second",
   burst: "Burst",
+};
+
+type NumberField = "rps" | "burst";
+const numberHelp: Record<NumberField, string> = {
+  rps: "The steady rate allowed, above 0 (fractions such as 0.5 are fine).",
+  burst: "How many requests may arrive at once after a quiet spell: a whole number, at least 1.",
 };
 
 // --- API --------------------------------------------------------------------------------------
@@ -222,6 +228,19 @@ export function RateLimitForm({ tenants, chooseTenant }: { tenants: TenantLimits
   });
   const inputClass =
     "block w-full rounded border-2 border-ink bg-white px-3 py-2 aria-invalid:border-error-dark aria-invalid:ring-2 aria-invalid:ring-error-lighter";
+  /** The rate and burst fields: the same number input, each with its own help and bounds. */
+  const numberField = (f: NumberField, bounds: InputHTMLAttributes<HTMLInputElement>) => (
+    <FormField label={labels[f]} id={fid(f)} error={errors[f]} help={numberHelp[f]}>
+      <input
+        {...field(f)}
+        type="number"
+        {...bounds}
+        value={values[f]}
+        onChange={(e) => set(f, e.target.value)}
+        className={inputClass}
+      />
+    </FormField>
+  );
   const problems = [
     ...(Object.entries(errors) as [Field, string][]).map(([f, text]) => ({ f, text })),
     ...formErrors.map((text) => ({ f: null, text })),
@@ -372,41 +391,8 @@ export function RateLimitForm({ tenants, chooseTenant }: { tenants: TenantLimits
         </FormField>
 
         <div className="grid gap-5 sm:grid-cols-2">
-          <FormField
-            label={labels.rps}
-            id={fid("rps")}
-            error={errors.rps}
-            help="The steady rate allowed, above 0 (fractions such as 0.5 are fine)."
-          >
-            <input
-              {...field("rps")}
-              type="number"
-              inputMode="decimal"
-              min={0}
-              max={100000}
-              step="any"
-              value={values.rps}
-              onChange={(e) => set("rps", e.target.value)}
-              className={inputClass}
-            />
-          </FormField>
-          <FormField
-            label={labels.burst}
-            id={fid("burst")}
-            error={errors.burst}
-            help="How many requests may arrive at once after a quiet spell: a whole number, at least 1."
-          >
-            <input
-              {...field("burst")}
-              type="number"
-              inputMode="numeric"
-              min={1}
-              step={1}
-              value={values.burst}
-              onChange={(e) => set("burst", e.target.value)}
-              className={inputClass}
-            />
-          </FormField>
+          {numberField("rps", { inputMode: "decimal", min: 0, max: 100000, step: "any" })}
+          {numberField("burst", { inputMode: "numeric", min: 1, step: 1 })}
         </div>
 
         <button type="submit" className="btn btn-primary" disabled={save.isPending}>

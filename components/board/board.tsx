@@ -5,7 +5,8 @@ import { useInfiniteQuery, type InfiniteData, type UseInfiniteQueryResult } from
 import Link from "next/link";
 import { usePathname, useSearchParams } from "next/navigation";
 import { useEffect, useId, useMemo, useState } from "react";
-import { isApiError } from "../queries/api-error";
+import { LoadError, LoadingStatus } from "../query-states";
+import { replaceAddress } from "../replace-address";
 import {
   BOARD_POLL_MS,
   isBoardStatusFilter,
@@ -28,16 +29,6 @@ const SEARCH_DEBOUNCE_MS = 250;
 
 /** Tiles (the glanceable default) or a dense list (hundreds of services). */
 type BoardView = "tiles" | "list";
-
-/**
- * Filters change the address in place (Next.js keeps useSearchParams in step with the History
- * API): no server round trip per keystroke, no history entry per filter, and no navigation that
- * could cancel a click on a tile.
- */
-function replaceAddress(pathname: string, params: URLSearchParams) {
-  const qs = params.toString();
-  window.history.replaceState(null, "", qs ? `${pathname}?${qs}` : pathname);
-}
 
 function filtersFrom(params: URLSearchParams, canPickTenant: boolean): BoardFilters {
   const status = params.get("status");
@@ -106,14 +97,13 @@ export function Board({
       view: next.view ?? view,
     };
     setState(merged);
-    const address = new URLSearchParams(window.location.search);
-    const set = (k: string, v: string | null) => (v ? address.set(k, v) : address.delete(k));
-    set("tenant", merged.filters.tenant);
-    set("status", merged.filters.status);
-    set("q", merged.filters.q || null);
-    set("view", merged.view === "list" ? "list" : null);
-    address.delete("denied"); // a one-off notice, not a filter
-    replaceAddress(pathname, address);
+    replaceAddress(pathname, {
+      tenant: merged.filters.tenant,
+      status: merged.filters.status,
+      q: merged.filters.q || null,
+      view: merged.view === "list" ? "list" : null,
+      denied: null, // a one-off notice, not a filter
+    });
   }
 
   // The search box filters once typing pauses.
@@ -284,35 +274,11 @@ function BoardBody({
   onClear: () => void;
 }) {
   if (query.isPending) {
-    return (
-      <p role="status" className="flex items-center gap-2 text-muted">
-        <span
-          aria-hidden="true"
-          className="inline-block h-4 w-4 animate-spin rounded-full border-2 border-primary border-t-transparent"
-        />
-        Loading the board…
-      </p>
-    );
+    return <LoadingStatus text="Loading the board…" />;
   }
 
   if (!query.data) {
-    const err = query.error;
-    const sessionEnded = isApiError(err) && err.status === 401;
-    return (
-      <div role="alert" className="space-y-3 rounded-md border-l-8 border-error-dark bg-error-lighter p-4">
-        <p className="font-bold">We couldn’t load the board.</p>
-        <p>{sessionEnded ? "Your session has ended. Please sign in again." : (err?.message ?? "Please try again.")}</p>
-        {sessionEnded ? (
-          <a className="btn btn-primary" href="/signin?callbackUrl=%2F">
-            Sign in again
-          </a>
-        ) : (
-          <button type="button" className="btn btn-secondary" onClick={() => void query.refetch()}>
-            Try again
-          </button>
-        )}
-      </div>
-    );
+    return <LoadError what="the board" error={query.error} retry={() => query.refetch()} callbackPath="/" />;
   }
 
   const summary = query.data.pages[0]?.summary;

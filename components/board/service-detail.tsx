@@ -7,6 +7,7 @@ import { BreakerBadges } from "../circuits/breaker-badges";
 import { isApiError } from "../queries/api-error";
 import { circuitQueries } from "../queries/circuits";
 import { registryApi, registryQueries, serviceEditHref, type ServiceView } from "../queries/registry";
+import { LoadingStatus } from "../query-states";
 import { Ago, Since } from "./ago";
 import { FailuresTable } from "./failures-table";
 import { HealthBadge, MaintenanceBadge, healthStyles } from "./health-status";
@@ -27,13 +28,7 @@ export function ServiceDetail({ name, tenant, isAdmin }: { name: string; tenant:
     return (
       <div className="space-y-6">
         <h1 className="text-4xl font-bold tracking-tight break-words">{name}</h1>
-        <p role="status" className="flex items-center gap-2 text-muted">
-          <span
-            aria-hidden="true"
-            className="inline-block h-4 w-4 animate-spin rounded-full border-2 border-primary border-t-transparent"
-          />
-          Loading the service…
-        </p>
+        <LoadingStatus text="Loading the service…" />
       </div>
     );
   }

@@ -1,6 +1,6 @@
 "use client";
 
-import { useId } from "react";
+import { FilterSelect } from "../filter-select";
 
 /** A global admin's choice of agency ("All agencies" = no `?tenant=`). */
 export function TenantPicker({
@@ -16,26 +16,5 @@ export function TenantPicker({
   allLabel?: string;
   label?: string;
 }) {
-  const id = useId();
-  const options = value && !tenants.includes(value) ? [...tenants, value] : tenants;
-  return (
-    <div className="flex flex-col gap-1">
-      <label htmlFor={id} className="text-sm font-bold">
-        {label}
-      </label>
-      <select
-        id={id}
-        value={value ?? ""}
-        onChange={(e) => onChange(e.target.value || null)}
-        className="rounded border-2 border-ink bg-white px-3 py-2"
-      >
-        <option value="">{allLabel}</option>
-        {options.map((t) => (
-          <option key={t} value={t}>
-            {t}
-          </option>
-        ))}
-      </select>
-    </div>
-  );
+  return <FilterSelect label={label} allLabel={allLabel} options={tenants} value={value} onChange={onChange} />;
 }

@@ -7,8 +7,10 @@ import { Fragment, useId, useMemo, useState } from "react";
 import { Ago, Since } from "../board/ago";
 import { TenantPicker } from "../board/tenant-picker";
 import { DataTable } from "../data-table";
+import { FilterSelect } from "../filter-select";
 import { LoadMoreButton } from "../load-more-button";
-import { isApiError } from "../queries/api-error";
+import { LoadError, LoadingStatus } from "../query-states";
+import { replaceAddress } from "../replace-address";
 import {
   CIRCUITS_POLL_MS,
   circuitQueries,
@@ -67,19 +69,12 @@ export function CircuitsView({
 }) {
   const pathname = usePathname();
   const params = useSearchParams();
-  const serviceId = useId();
   const [filters, setFilters] = useState(() => filtersFrom(new URLSearchParams(params.toString()), canPickTenant));
 
   function update(next: Partial<CircuitFilters>) {
     const merged = { ...filters, ...next };
     setFilters(merged);
-    const address = new URLSearchParams(window.location.search);
-    const set = (k: string, v: string | null) => (v ? address.set(k, v) : address.delete(k));
-    set("tenant", merged.tenant);
-    set("state", merged.state);
-    set("service", merged.service);
-    const qs = address.toString();
-    window.history.replaceState(null, "", qs ? `${pathname}?${qs}` : pathname);
+    replaceAddress(pathname, { tenant: merged.tenant, state: merged.state, service: merged.service });
   }
 
   const query = useInfiniteQuery(circuitQueries.list(filters));
@@ -153,24 +148,13 @@ export function CircuitsView({
             onChange={(tenant) => update({ tenant, service: null })}
           />
         )}
-        <div className="flex flex-col gap-1">
-          <label htmlFor={serviceId} className="text-sm font-bold">
-            Service
-          </label>
-          <select
-            id={serviceId}
-            value={filters.service ?? ""}
-            onChange={(e) => update({ service: e.target.value || null })}
-            className="rounded border-2 border-ink bg-white px-3 py-2"
-          >
-            <option value="">All services</option>
-            {serviceOptions.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </div>
+        <FilterSelect
+          label="Service"
+          allLabel="All services"
+          options={serviceOptions}
+          value={filters.service}
+          onChange={(service) => update({ service })}
+        />
         {filtered && (
           <button type="button" className="btn btn-secondary" onClick={() => update({ state: null, service: null })}>
             Clear filters
@@ -248,35 +232,11 @@ function CircuitsBody({
   const detailBase = useId();
 
   if (query.isPending) {
-    return (
-      <p role="status" className="flex items-center gap-2 text-muted">
-        <span
-          aria-hidden="true"
-          className="inline-block h-4 w-4 animate-spin rounded-full border-2 border-primary border-t-transparent"
-        />
-        Loading the breakers…
-      </p>
-    );
+    return <LoadingStatus text="Loading the breakers…" />;
   }
 
   if (!query.data) {
-    const err = query.error;
-    const sessionEnded = isApiError(err) && err.status === 401;
-    return (
-      <div role="alert" className="space-y-3 rounded-md border-l-8 border-error-dark bg-error-lighter p-4">
-        <p className="font-bold">We couldn’t load the breakers.</p>
-        <p>{sessionEnded ? "Your session has ended. Please sign in again." : (err?.message ?? "Please try again.")}</p>
-        {sessionEnded ? (
-          <a className="btn btn-primary" href="/signin?callbackUrl=%2Fcircuits">
-            Sign in again
-          </a>
-        ) : (
-          <button type="button" className="btn btn-secondary" onClick={() => void query.refetch()}>
-            Try again
-          </button>
-        )}
-      </div>
-    );
+    return <LoadError what="the breakers" error={query.error} retry={() => query.refetch()} callbackPath="/circuits" />;
   }
 
   if (items.length === 0) {

@@ -22,6 +22,9 @@ function consequences(action: ForceAction, t: Target): ReactNode {
       <span className="font-mono break-all">{t.url}</span> ({t.service}, {t.region})
     </>
   );
+  const forcedNote = (
+    <p className="text-muted">Every gateway replica follows within a second. This is recorded in the audit log.</p>
+  );
   switch (action) {
     case "open":
       return (
@@ -30,9 +33,7 @@ function consequences(action: ForceAction, t: Target): ReactNode {
             {where} will get no traffic through the gateway until you release the breaker or force it closed. Calls go
             to the service’s other instances, or fail over to another region.
           </p>
-          <p className="text-muted">
-            Every gateway replica follows within a second. This is recorded in the audit log.
-          </p>
+          {forcedNote}
         </>
       );
     case "closed":
@@ -42,9 +43,7 @@ function consequences(action: ForceAction, t: Target): ReactNode {
             {where} will get traffic whatever its failures: the breaker stops protecting callers from it until you
             release it.
           </p>
-          <p className="text-muted">
-            Every gateway replica follows within a second. This is recorded in the audit log.
-          </p>
+          {forcedNote}
         </>
       );
     case "release":

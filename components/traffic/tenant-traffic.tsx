@@ -13,6 +13,7 @@ import {
   percentOf,
   RATE_LIMITED_STYLE,
   rangeWords,
+  serviceLabel,
 } from "./traffic-words";
 
 const hourMinute = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
@@ -21,6 +22,10 @@ const full = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle
 
 const axisTick = { fontSize: 12, fill: "#565c65" };
 const CHART_HEIGHT = 240;
+const chartMargin = { top: 8, right: 8, bottom: 0, left: 0 };
+const chartStyle = { width: "100%", height: CHART_HEIGHT };
+const grid = <CartesianGrid strokeDasharray="3 3" stroke="#dfe1e2" vertical={false} />;
+const legend = <Legend wrapperStyle={{ fontSize: 13 }} itemSorter={null} />;
 
 /**
  * One agency's traffic: totals in words, requests per minute stacked by status class with the
@@ -48,6 +53,22 @@ export function TenantTrafficCard({
     return `${full.format(new Date(at))}${partial ? " (so far)" : ""}`;
   };
   const tt = data.totals;
+  // What both charts share: the rows, the size, the time axis and the tooltip's time.
+  const chart = { responsive: true, data: rows, margin: chartMargin, style: chartStyle, accessibilityLayer: true };
+  const timeAxis = (
+    <XAxis
+      dataKey="t"
+      type="number"
+      domain={["dataMin", "dataMax"]}
+      scale="time"
+      tickFormatter={tick}
+      minTickGap={24}
+      tick={axisTick}
+    />
+  );
+  const tooltip = (format: (v: number) => string) => (
+    <Tooltip labelFormatter={label} formatter={(v, name) => [format(Number(v)), name]} />
+  );
 
   return (
     <section aria-labelledby={headingId} className="space-y-4 rounded-md border border-line p-4">
@@ -69,26 +90,12 @@ export function TenantTrafficCard({
 
       <figure>
         <figcaption className="mb-1 text-sm font-bold">Requests per minute</figcaption>
-        <ComposedChart
-          responsive
-          data={rows}
-          margin={{ top: 8, right: 8, bottom: 0, left: 0 }}
-          style={{ width: "100%", height: CHART_HEIGHT }}
-          accessibilityLayer
-        >
-          <CartesianGrid strokeDasharray="3 3" stroke="#dfe1e2" vertical={false} />
-          <XAxis
-            dataKey="t"
-            type="number"
-            domain={["dataMin", "dataMax"]}
-            scale="time"
-            tickFormatter={tick}
-            minTickGap={24}
-            tick={axisTick}
-          />
+        <ComposedChart {...chart}>
+          {grid}
+          {timeAxis}
           <YAxis width={48} tick={axisTick} tickFormatter={(v: number) => formatRate(v)} />
-          <Tooltip labelFormatter={label} formatter={(v, name) => [`${formatRate(Number(v))} / min`, name]} />
-          <Legend wrapperStyle={{ fontSize: 13 }} itemSorter={null} />
+          {tooltip((v) => `${formatRate(v)} / min`)}
+          {legend}
           {CLASS_KEYS.map((k) => (
             <Area
               key={k}
@@ -122,26 +129,12 @@ export function TenantTrafficCard({
 
       <figure>
         <figcaption className="mb-1 text-sm font-bold">Latency</figcaption>
-        <LineChart
-          responsive
-          data={rows}
-          margin={{ top: 8, right: 8, bottom: 0, left: 0 }}
-          style={{ width: "100%", height: CHART_HEIGHT }}
-          accessibilityLayer
-        >
-          <CartesianGrid strokeDasharray="3 3" stroke="#dfe1e2" vertical={false} />
-          <XAxis
-            dataKey="t"
-            type="number"
-            domain={["dataMin", "dataMax"]}
-            scale="time"
-            tickFormatter={tick}
-            minTickGap={24}
-            tick={axisTick}
-          />
+        <LineChart {...chart}>
+          {grid}
+          {timeAxis}
           <YAxis width={68} tick={axisTick} tickFormatter={(v: number) => formatLatency(v)} />
-          <Tooltip labelFormatter={label} formatter={(v, name) => [formatLatency(Number(v)), name]} />
-          <Legend wrapperStyle={{ fontSize: 13 }} itemSorter={null} />
+          {tooltip(formatLatency)}
+          {legend}
           {(["p50Ms", "p95Ms"] as const).map((k) => (
             <Line
               key={k}
@@ -186,7 +179,7 @@ export function TenantTrafficCard({
                   onClick={() => onPickService(s.service)}
                   title={`Show only ${s.service}`}
                 >
-                  {s.service === "intake" ? "intake (claim uploads)" : s.service}
+                  {serviceLabel(s.service)}
                 </button>
               </td>
               <td className="px-3 py-2 text-right tabular-nums">{s.requests.toLocaleString()}</td>

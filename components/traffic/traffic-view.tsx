@@ -5,7 +5,10 @@ import { usePathname, useSearchParams } from "next/navigation";
 import { useId, useMemo, useState } from "react";
 import { Ago } from "../board/ago";
 import { TenantPicker } from "../board/tenant-picker";
+import { FilterSelect } from "../filter-select";
 import { isApiError } from "../queries/api-error";
+import { LoadingStatus } from "../query-states";
+import { replaceAddress } from "../replace-address";
 import {
   isTrafficRange,
   TRAFFIC_POLL_MS,
@@ -15,7 +18,7 @@ import {
   type TrafficRange,
 } from "../queries/traffic";
 import { TenantTrafficCard } from "./tenant-traffic";
-import { rangeWords } from "./traffic-words";
+import { rangeWords, serviceLabel } from "./traffic-words";
 
 const DEFAULT_RANGE: TrafficRange = "1h";
 
@@ -45,7 +48,7 @@ export function TrafficView({
 }) {
   const pathname = usePathname();
   const params = useSearchParams();
-  const serviceId = useId();
+  const rangeId = useId();
   // The address gives the starting filters; after that they are state mirrored into the address
   // (replaceState: no navigation, no history entry per click), as on the board.
   const [filters, setFilters] = useState(() => filtersFrom(new URLSearchParams(params.toString()), canPickTenant));
@@ -53,13 +56,11 @@ export function TrafficView({
   function update(next: Partial<TrafficFilters>) {
     const merged = { ...filters, ...next };
     setFilters(merged);
-    const address = new URLSearchParams(window.location.search);
-    const set = (k: string, v: string | null) => (v ? address.set(k, v) : address.delete(k));
-    set("range", merged.range === DEFAULT_RANGE ? null : merged.range);
-    set("tenant", merged.tenant);
-    set("service", merged.service);
-    const qs = address.toString();
-    window.history.replaceState(null, "", qs ? `${pathname}?${qs}` : pathname);
+    replaceAddress(pathname, {
+      range: merged.range === DEFAULT_RANGE ? null : merged.range,
+      tenant: merged.tenant,
+      service: merged.service,
+    });
   }
 
   const query = useQuery(trafficQueries.series(filters));
@@ -95,12 +96,12 @@ export function TrafficView({
 
       <div className="flex flex-wrap items-end gap-4">
         <div className="flex flex-col gap-1">
-          <span id={`${serviceId}-range`} className="text-sm font-bold">
+          <span id={rangeId} className="text-sm font-bold">
             Time range
           </span>
           <div
             role="group"
-            aria-labelledby={`${serviceId}-range`}
+            aria-labelledby={rangeId}
             className="inline-flex overflow-hidden rounded border-2 border-primary"
           >
             {trafficRanges.map((r) => (
@@ -119,34 +120,18 @@ export function TrafficView({
         {canPickTenant && (
           <TenantPicker tenants={tenantOptions} value={filters.tenant} onChange={(tenant) => update({ tenant })} />
         )}
-        <div className="flex flex-col gap-1">
-          <label htmlFor={serviceId} className="text-sm font-bold">
-            Service
-          </label>
-          <select
-            id={serviceId}
-            value={filters.service ?? ""}
-            onChange={(e) => update({ service: e.target.value || null })}
-            className="rounded border-2 border-ink bg-white px-3 py-2"
-          >
-            <option value="">All services</option>
-            {serviceOptions.map((s) => (
-              <option key={s} value={s}>
-                {s === "intake" ? "intake (claim uploads)" : s}
-              </option>
-            ))}
-          </select>
-        </div>
+        <FilterSelect
+          label="Service"
+          allLabel="All services"
+          options={serviceOptions}
+          value={filters.service}
+          onChange={(service) => update({ service })}
+          optionLabel={serviceLabel}
+        />
       </div>
 
       {query.isPending ? (
-        <p role="status" className="flex items-center gap-2 text-muted">
-          <span
-            aria-hidden="true"
-            className="inline-block h-4 w-4 animate-spin rounded-full border-2 border-primary border-t-transparent"
-          />
-          Loading traffic…
-        </p>
+        <LoadingStatus text="Loading traffic…" />
       ) : !data ? (
         <div role="alert" className="max-w-3xl space-y-2 rounded-md border-l-8 border-error-dark bg-error-lighter p-4">
           <p className="font-semibold">

@@ -20,6 +20,11 @@ export const LATENCY_STYLES = {
   p95Ms: { label: "p95 latency", stroke: "#CC79A7", dash: "6 3" },
 } as const;
 
+/** A service's name in the Traffic page's filter and table ("intake" is the claim uploads). */
+export function serviceLabel(service: string): string {
+  return service === "intake" ? "intake (claim uploads)" : service;
+}
+
 export const rangeWords: Record<TrafficRange, { button: string; sentence: string; bucket: string }> = {
   "15m": { button: "15 min", sentence: "the last 15 minutes", bucket: "minute" },
   "1h": { button: "1 hour", sentence: "the last hour", bucket: "minute" },

@@ -2,6 +2,7 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { notFound, redirect } from "next/navigation";
 import { ServiceDetail } from "@/components/board/service-detail";
+import { NotForVeterans } from "@/components/role-gate";
 import { currentPrincipal } from "@/lib/auth/session";
 
 /** Service names are DNS labels; anything else cannot exist, so it is a 404 without an API call. */
@@ -37,14 +38,7 @@ export default async function ServicePage({
 
   if (!principal) redirect(`/signin?callbackUrl=${encodeURIComponent(here)}`);
   if (principal.role === "veteran") {
-    return (
-      <div role="alert" className="max-w-2xl space-y-3 rounded-md border-l-8 border-warning bg-warning-lighter p-4">
-        <h1 className="text-2xl font-bold">The service board is for operators and administrators</h1>
-        <p>
-          You are signed in as a veteran. <Link href="/portal">Go to your claims</Link>.
-        </p>
-      </div>
-    );
+    return <NotForVeterans title="The service board is for operators and administrators" />;
   }
   if (!SERVICE_NAME.test(name)) notFound();
 
