@@ -1,9 +1,10 @@
 /**
  * `npm run bench [-- <suite>…]`: measures what the issues ask for and prints Markdown tables
- * (copied into docs/performance.md with the date and machine). Suites: intake, prober, registry.
+ * (copied into docs/performance.md with the date and machine). Suites: intake, prober, registry, gateway.
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
+import { benchGateway, formatGateway } from "./bench/gateway";
 import { benchIntake, formatIntake } from "./bench/intake";
 import { benchProber, formatProber } from "./bench/prober";
 import { benchRegistryApi, formatRegistryApi } from "./bench/registry-api";
@@ -37,6 +38,14 @@ if (want("registry")) {
   results.registry = r;
   console.log("## Registry and health read paths (1,000 services)\n");
   console.log(formatRegistryApi(r));
+  console.log();
+}
+
+if (want("gateway")) {
+  const r = await benchGateway();
+  results.gateway = r;
+  console.log("## Gateway (issue 4): direct vs bare proxy vs gateway, failover, noisy neighbour, rate limits\n");
+  console.log(formatGateway(r));
   console.log();
 }
 
