@@ -1,5 +1,4 @@
-import { randomBytes } from "node:crypto";
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import { randomHex } from "./random-ids";
 
 /**
  * What crosses the gateway in each direction (issue 4 item 1). Hop-by-hop headers (RFC 9110
@@ -7,6 +6,10 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
  * (Authorization, Cookie, Proxy-Authorization) never reach the upstream — a service that wants
  * the caller's identity gets our short-lived token instead; `x-hms-*` is ours alone, a caller
  * cannot set it. Forwarded-for/host/proto are set by us, not passed through.
+ *
+ * Works on Node's raw header lists (`rawHeaders`: name, value, name, value …) in one pass each
+ * way, and hands raw lists to `http.request` / `writeHead`: building and re-reading
+ * `req.headers` objects cost the data plane a measurable share of its CPU.
  */
 const HOP_BY_HOP = new Set([
   "connection",
@@ -21,16 +24,79 @@ const HOP_BY_HOP = new Set([
 ]);
 const CREDENTIALS = new Set(["authorization", "cookie", "proxy-authorization"]);
 const OURS = new Set(["traceparent", "tracestate", "x-request-id", "host", "forwarded"]);
+/** Set by the gateway on every answer; an upstream's own values would make them ambiguous. */
+const RESPONSE_OURS = new Set(["traceparent", "x-request-id"]);
+const NONE: ReadonlySet<string> = new Set();
 
-function connectionListed(headers: IncomingHttpHeaders): Set<string> {
-  const c = headers.connection;
-  if (!c) return new Set();
+/** The request headers the gateway itself reads, from one pass over the raw list. */
+export interface RequestFacts {
+  authorization: string | undefined;
+  traceparent: string | undefined;
+  tracestate: string | undefined;
+  requestId: string | undefined;
+  host: string | undefined;
+  /** a body follows (Transfer-Encoding, or Content-Length > 0) */
+  hasBody: boolean;
+  /** header names the Connection header lists (hop-by-hop for this message) */
+  connectionListed: ReadonlySet<string>;
+}
+
+function listedBy(connection: string | undefined): ReadonlySet<string> {
+  // The common values name no other header: no set to build.
+  if (!connection) return NONE;
+  const v = connection.toLowerCase();
+  if (v === "keep-alive" || v === "close") return NONE;
   return new Set(
-    String(c)
+    v
       .split(",")
-      .map((s) => s.trim().toLowerCase())
+      .map((s) => s.trim())
       .filter(Boolean),
   );
+}
+
+export function requestFacts(raw: readonly string[]): RequestFacts {
+  const f: RequestFacts = {
+    authorization: undefined,
+    traceparent: undefined,
+    tracestate: undefined,
+    requestId: undefined,
+    host: undefined,
+    hasBody: false,
+    connectionListed: NONE,
+  };
+  let connection: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const value = raw[i + 1]!;
+    switch (name) {
+      case "authorization":
+        f.authorization ??= value;
+        break;
+      case "traceparent":
+        f.traceparent ??= value;
+        break;
+      case "tracestate":
+        f.tracestate ??= value;
+        break;
+      case "x-request-id":
+        f.requestId ??= value;
+        break;
+      case "host":
+        f.host ??= value;
+        break;
+      case "transfer-encoding":
+        f.hasBody = true;
+        break;
+      case "content-length":
+        if (Number(value) > 0) f.hasBody = true;
+        break;
+      case "connection":
+        connection = connection === undefined ? value : `${connection}, ${value}`;
+        break;
+    }
+  }
+  f.connectionListed = listedBy(connection);
+  return f;
 }
 
 export interface TraceContext {
@@ -46,20 +112,18 @@ export interface TraceContext {
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
 /** W3C trace context: continue the caller's trace (a new span for our hop), or start one. */
-export function traceContextOf(headers: IncomingHttpHeaders): TraceContext {
-  const raw = headers.traceparent;
-  const m = typeof raw === "string" ? TRACEPARENT.exec(raw.trim().toLowerCase()) : null;
+export function traceContextOf(f: Pick<RequestFacts, "traceparent" | "tracestate">): TraceContext {
+  const m = f.traceparent === undefined ? null : TRACEPARENT.exec(f.traceparent.trim().toLowerCase());
   const valid = m && !/^0+$/.test(m[1]!) && !/^0+$/.test(m[2]!);
-  const spanId = randomBytes(8).toString("hex");
-  if (!valid)
-    return { traceId: randomBytes(16).toString("hex"), parentId: null, spanId, flags: "01", tracestate: null };
-  const ts = headers.tracestate;
+  const spanId = randomHex(8);
+  if (!valid) return { traceId: randomHex(16), parentId: null, spanId, flags: "01", tracestate: null };
+  const ts = f.tracestate;
   return {
     traceId: m[1]!,
     parentId: m[2]!,
     spanId,
     flags: m[3]!,
-    tracestate: typeof ts === "string" && ts.length <= 512 ? ts : null,
+    tracestate: ts !== undefined && ts.length <= 512 ? ts : null,
   };
 }
 
@@ -67,49 +131,55 @@ export function traceparentOf(t: TraceContext): string {
   return `00-${t.traceId}-${t.spanId}-${t.flags}`;
 }
 
-export function requestIdOf(headers: IncomingHttpHeaders, trace: TraceContext): string {
-  const given = headers["x-request-id"];
-  return typeof given === "string" && /^[\w.-]{1,128}$/.test(given) ? given : trace.traceId;
+export function requestIdOf(f: Pick<RequestFacts, "requestId">, trace: TraceContext): string {
+  const given = f.requestId;
+  return given !== undefined && /^[\w.-]{1,128}$/.test(given) ? given : trace.traceId;
 }
 
+/** The upstream request's raw header list. */
 export function upstreamRequestHeaders(
-  incoming: IncomingHttpHeaders,
+  raw: readonly string[],
+  facts: RequestFacts,
   o: {
     trace: TraceContext;
     requestId: string;
     clientIp: string | null;
-    host: string | undefined;
     proto: "http" | "https";
     identityToken: string | null;
     upstreamHost: string;
   },
-): OutgoingHttpHeaders {
-  const drop = connectionListed(incoming);
-  const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(incoming)) {
-    if (value === undefined) continue;
-    if (HOP_BY_HOP.has(name) || CREDENTIALS.has(name) || OURS.has(name) || drop.has(name)) continue;
-    if (name.startsWith("x-hms-") || name.startsWith("x-forwarded-")) continue;
-    out[name] = value;
+): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || CREDENTIALS.has(lower) || OURS.has(lower) || facts.connectionListed.has(lower)) {
+      continue;
+    }
+    if (lower.startsWith("x-hms-") || lower.startsWith("x-forwarded-")) continue;
+    out.push(name, raw[i + 1]!);
   }
-  out.host = o.upstreamHost;
-  out.traceparent = traceparentOf(o.trace);
-  if (o.trace.tracestate) out.tracestate = o.trace.tracestate;
-  out["x-request-id"] = o.requestId;
-  if (o.clientIp) out["x-forwarded-for"] = o.clientIp;
-  if (o.host) out["x-forwarded-host"] = o.host;
-  out["x-forwarded-proto"] = o.proto;
-  if (o.identityToken) out.authorization = `Bearer ${o.identityToken}`;
+  out.push("host", o.upstreamHost, "traceparent", traceparentOf(o.trace), "x-request-id", o.requestId);
+  if (o.trace.tracestate) out.push("tracestate", o.trace.tracestate);
+  if (o.clientIp) out.push("x-forwarded-for", o.clientIp);
+  if (facts.host) out.push("x-forwarded-host", facts.host);
+  out.push("x-forwarded-proto", o.proto);
+  if (o.identityToken) out.push("authorization", `Bearer ${o.identityToken}`);
   return out;
 }
 
-/** Response headers back to the caller: hop-by-hop removed; ours added by the caller. */
-export function downstreamResponseHeaders(incoming: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const drop = connectionListed(incoming);
-  const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(incoming)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || drop.has(name)) continue;
-    out[name] = value;
+/** Response headers back to the caller: hop-by-hop removed; the caller appends ours. */
+export function downstreamResponseHeaders(raw: readonly string[]): string[] {
+  let connection: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === "connection") connection = raw[i + 1];
+  }
+  const listed = listedBy(connection);
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || listed.has(lower) || RESPONSE_OURS.has(lower) || lower.startsWith("x-hms-")) continue;
+    out.push(raw[i]!, raw[i + 1]!);
   }
   return out;
 }

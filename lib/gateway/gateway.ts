@@ -12,10 +12,12 @@ import { isIP } from "node:net";
 import { pickInstance, retryAfterSeconds, type Pick } from "./balancer";
 import {
   downstreamResponseHeaders,
+  requestFacts,
   requestIdOf,
   traceContextOf,
   traceparentOf,
   upstreamRequestHeaders,
+  type RequestFacts,
   type TraceContext,
 } from "./forward-headers";
 import { GatewaySync } from "./gateway-sync";
@@ -76,6 +78,7 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
   readonly table: RoutingTable;
   readonly sync: GatewaySync;
   private readonly tokens = new TokenCache();
+  private readonly ipVerdicts = new Map<string, AppError | null>();
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
 
@@ -103,28 +106,31 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
   /** Handles one request whose path starts with GATEWAY_PREFIX. Never throws. */
   handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const started = performance.now();
-    const trace = traceContextOf(req.headers);
-    const requestId = requestIdOf(req.headers, trace);
-    res.setHeader("x-request-id", requestId);
-    this.route(req, res, trace, requestId, started).catch((err: unknown) => {
+    const facts = requestFacts(req.rawHeaders);
+    const trace = traceContextOf(facts);
+    const requestId = requestIdOf(facts, trace);
+    const who: Caller = { tenant: null, service: null, requested: null };
+    this.route(req, res, facts, trace, requestId, started, who).catch((err: unknown) => {
       this.fail(res, err, requestId);
-      this.finish(req, null, null, started, trace, requestId, {
-        status: res.statusCode,
-        instance: null,
-        region: null,
-        attempts: 0,
-        error: isAppError(err) ? err.code : "internal_error",
-        failover: false,
-      });
+      this.finish(
+        req,
+        who,
+        started,
+        trace,
+        requestId,
+        refused(res.statusCode, isAppError(err) ? err.code : "internal_error"),
+      );
     });
   }
 
   private async route(
     req: http.IncomingMessage,
     res: http.ServerResponse,
+    facts: RequestFacts,
     trace: TraceContext,
     requestId: string,
     started: number,
+    who: Caller,
   ): Promise<void> {
     const url = req.url ?? "/";
     const q = url.indexOf("?");
@@ -134,33 +140,40 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
     const name = decodeURIComponentSafe(slash === -1 ? rest : rest.slice(0, slash));
     const upstreamPath = (slash === -1 ? "/" : rest.slice(slash)) + (q === -1 ? "" : url.slice(q));
     if (!name || !SERVICE_NAME.test(name)) throw new AppError("not_found", "No such service.");
+    who.requested = name;
 
-    const principal = await this.authenticate(req);
+    const principal = await this.authenticate(facts.authorization);
     const tenantId = principal.tenantId;
     // A service belongs to a tenant; a caller outside every tenant has none to call.
     if (tenantId === null) throw new AppError("tenant_forbidden", "Your account is not bound to a tenant.");
-    const svc = await this.table.lookup(tenantId, name);
-    // Another tenant's service answers exactly like a missing one (no existence oracle).
-    if (!svc) throw new AppError("not_found", `No service "${name}" in your tenant.`);
+    who.tenant = tenantId;
 
+    // The limit comes before the service lookup: a caller over its limit (or guessing names)
+    // costs no database work, and a refusal is answered without throwing.
     const limiter = this.deps.limiter;
     if (limiter) {
-      const d0 = limiter.check(tenantId, svc.name);
+      const d0 = limiter.check(tenantId, name);
       const d = d0 instanceof Promise ? await d0 : d0;
       for (const [k, v] of Object.entries(limiter.headers(d))) res.setHeader(k, v);
       if (!d.allowed) {
-        this.deps.metrics?.rateLimited({ tenant: tenantId, service: svc.name, scope: d.policyName ?? "tenant" });
-        throw limiter.rejected(d);
+        this.deps.metrics?.rateLimited({ tenant: tenantId, service: name, scope: d.policyName ?? "tenant" });
+        this.fail(res, limiter.rejected(d), requestId);
+        this.finish(req, who, started, trace, requestId, refused(429, "rate_limited"), false);
+        return;
       }
     }
 
+    const svc = await this.table.lookup(tenantId, name);
+    // Another tenant's service answers exactly like a missing one (no existence oracle).
+    if (!svc) throw new AppError("not_found", `No service "${name}" in your tenant.`);
+    who.service = svc.name;
+
     const identity = svc.forwardIdentity ? await identityTokenFor(principal, tenantId, svc.name) : null;
-    const outcome = await this.forward(req, res, svc, upstreamPath, trace, requestId, identity);
-    this.finish(req, svc, principal, started, trace, requestId, outcome);
+    const outcome = await this.forward(req, res, facts, svc, upstreamPath, trace, requestId, identity);
+    this.finish(req, who, started, trace, requestId, outcome);
   }
 
-  private async authenticate(req: http.IncomingMessage): Promise<Principal> {
-    const header = req.headers.authorization;
+  private async authenticate(header: string | undefined): Promise<Principal> {
     if (header === undefined) throw new AppError("token_missing", "Send `Authorization: Bearer <token>`.");
     const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
     if (!m) throw new AppError("token_malformed", "The Authorization header must be `Bearer <token>`.");
@@ -175,13 +188,14 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
   private forward(
     req: http.IncomingMessage,
     res: http.ServerResponse,
+    facts: RequestFacts,
     svc: RuntimeService,
     upstreamPath: string,
     trace: TraceContext,
     requestId: string,
     identityToken: string | null,
   ): Promise<Outcome> {
-    const hasBody = req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
+    const hasBody = facts.hasBody;
     const tried = new Set<string>();
     const clientIp = this.deps.clientIp?.(req) ?? req.socket.remoteAddress ?? null;
 
@@ -230,7 +244,7 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
         const t = inst.target;
         if (isIP(t.hostname)) {
           try {
-            assertAddressAllowed(t.hostname, this.deps.policy);
+            this.assertIpAllowed(t.hostname);
           } catch (e) {
             this.recordBreaker(inst, false, pick.trial);
             if (!hasBody && n < MAX_ATTEMPTS)
@@ -257,11 +271,10 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
           method: req.method,
           path: t.basePath + upstreamPath,
           agent: t.protocol === "https:" ? this.httpsAgent : this.httpAgent,
-          headers: upstreamRequestHeaders(req.headers, {
+          headers: upstreamRequestHeaders(req.rawHeaders, facts, {
             trace,
             requestId,
             clientIp,
-            host: req.headers.host,
             proto: "http",
             identityToken,
             upstreamHost: hostHeader,
@@ -311,11 +324,9 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
           answered = true;
           const ok = (up.statusCode ?? 502) < 500;
           this.recordBreaker(inst, ok, pick.trial);
-          const headers = downstreamResponseHeaders(up.headers);
-          headers["x-request-id"] = requestId;
-          headers.traceparent = traceparentOf(trace);
-          headers["x-hms-region"] = inst.region;
-          if (pick.failover.failover) headers["x-hms-failover"] = pick.failover.reason ?? "failover";
+          const headers = downstreamResponseHeaders(up.rawHeaders);
+          headers.push("x-request-id", requestId, "traceparent", traceparentOf(trace), "x-hms-region", inst.region);
+          if (pick.failover.failover) headers.push("x-hms-failover", pick.failover.reason ?? "failover");
           res.writeHead(up.statusCode ?? 502, headers);
           up.pipe(res);
           up.on("error", () => onFailure("upstream_reset", 502));
@@ -350,6 +361,22 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
     });
   }
 
+  /** The SSRF verdict on an IP-literal instance address, cached (the policy is fixed per process). */
+  private assertIpAllowed(ip: string): void {
+    let verdict = this.ipVerdicts.get(ip);
+    if (verdict === undefined) {
+      try {
+        assertAddressAllowed(ip, this.deps.policy);
+        verdict = null;
+      } catch (e) {
+        verdict = isAppError(e) ? e : new AppError("upstream_failed", "The instance's address is not allowed.");
+      }
+      if (this.ipVerdicts.size >= 10_000) this.ipVerdicts.clear();
+      this.ipVerdicts.set(ip, verdict);
+    }
+    if (verdict) throw verdict;
+  }
+
   private recordBreaker(inst: RuntimeInstance, ok: boolean, trial: boolean): void {
     const transition = inst.breaker.record(ok, Date.now(), trial);
     if (transition) {
@@ -375,6 +402,7 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
     }
     const { body, headers } = toProblem(err, requestId);
     res.statusCode = body.status;
+    res.setHeader("x-request-id", requestId);
     for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
     res.setHeader("content-type", PROBLEM_CONTENT_TYPE);
     res.setHeader("cache-control", "no-store");
@@ -383,22 +411,23 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
 
   private finish(
     req: http.IncomingMessage,
-    svc: RuntimeService | null,
-    principal: Principal | null,
+    who: Caller,
     started: number,
     trace: TraceContext,
     requestId: string,
     o: Outcome,
+    countRequest = true,
   ): void {
     const latencyMs = performance.now() - started;
-    const tenant = principal?.tenantId ?? null;
-    if (svc && tenant) this.deps.metrics?.request({ tenant, service: svc.name, status: o.status, latencyMs });
+    if (countRequest && who.tenant !== null && who.service !== null) {
+      this.deps.metrics?.request({ tenant: who.tenant, service: who.service, status: o.status, latencyMs });
+    }
     this.deps.log.info(
       {
         traceId: trace.traceId,
         requestId,
-        tenant,
-        service: svc?.name ?? null,
+        tenant: who.tenant,
+        service: who.service ?? who.requested,
         instance: o.instance?.id ?? null,
         region: o.region,
         method: req.method,
@@ -411,6 +440,19 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
       "gateway",
     );
   }
+}
+
+/** Who a request came from and for, as far as it got (the access log names them on refusals too). */
+interface Caller {
+  tenant: string | null;
+  /** the service found */
+  service: string | null;
+  /** the name in the path */
+  requested: string | null;
+}
+
+function refused(status: number, error: string): Outcome {
+  return { status, instance: null, region: null, attempts: 0, error, failover: false };
 }
 
 function decodeURIComponentSafe(s: string): string {
