@@ -2,7 +2,7 @@ import type http from "node:http";
 import { setting } from "../config/env";
 import { pool } from "../db/pool";
 import { networkPolicyFromEnv } from "../net/network-policy";
-import { rateLimitedError, rateLimitHeaders } from "../ratelimit/rate-limit-headers";
+import { rateLimitedProblem, rateLimitHeaders } from "../ratelimit/rate-limit-headers";
 import { rateLimiter, type RateDecision } from "../ratelimit/shared-limiter";
 import { recordGatewayRequest, recordRateLimited } from "../telemetry/metrics";
 import { accessLog } from "./access-log";
@@ -26,7 +26,7 @@ export function defaultGateway(): Gateway<RateDecision> {
       limiter: {
         check: (tenant, service) => rateLimiter().check(tenant, service),
         headers: rateLimitHeaders,
-        rejected: rateLimitedError,
+        rejected: rateLimitedProblem,
       },
       metrics: { request: recordGatewayRequest, rateLimited: recordRateLimited },
       clientIp: socketClientIp,

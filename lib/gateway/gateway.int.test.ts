@@ -1,11 +1,12 @@
 import { createHash } from "node:crypto";
 import http from "node:http";
 import { createRemoteJWKSet, decodeJwt, jwtVerify, createLocalJWKSet } from "jose";
+import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { publicJwks } from "../auth/signing-keys";
 import { forceCircuit } from "../circuit/circuit-store";
 import { createPool, pool } from "../db/pool";
-import { rateLimitedError, rateLimitHeaders } from "../ratelimit/rate-limit-headers";
+import { rateLimitedProblem, rateLimitHeaders } from "../ratelimit/rate-limit-headers";
 import { SharedRateLimiter, type RateDecision } from "../ratelimit/shared-limiter";
 import { createHealthService, type InstanceSpec } from "../health/test-fixtures";
 import { startUpstream, type Upstream } from "../health/test-upstream";
@@ -547,7 +548,7 @@ describe("rate limits across two replicas", () => {
     const replicas = await Promise.all(
       limiters.map((l) =>
         startTestGateway<RateDecision>({
-          limiter: { check: (t, s) => l.check(t, s), headers: rateLimitHeaders, rejected: rateLimitedError },
+          limiter: { check: (t, s) => l.check(t, s), headers: rateLimitHeaders, rejected: rateLimitedProblem },
         }),
       ),
     );
@@ -589,6 +590,50 @@ describe("rate limits across two replicas", () => {
       await Promise.all(replicas.map((g) => g.close()));
       await Promise.all(limiters.map((l) => l.stop()));
       await Promise.all(pools.map((p) => p.end()));
+    }
+  });
+});
+
+describe("access log", () => {
+  it("logs every forwarded call with trace id, tenant, service, instance, outcome and latency; refusals once a second", async () => {
+    const a = await createAgency();
+    const u = await upstream("ok");
+    const svc = await gatewayService(a.tenantId, [{ url: u.url }]);
+    await db().query(
+      `INSERT INTO rate_limits (tenant_id, scope, rps, burst, updated_by) VALUES ($1, '*', 0.5, 1, 'test')`,
+      [a.tenantId],
+    );
+    const lines: Record<string, unknown>[] = [];
+    const log = pino(
+      { level: "info" },
+      { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) },
+    );
+    const p = createPool(process.env.DATABASE_URL!, 2);
+    const limiter = new SharedRateLimiter({ pool: p, replicaId: "log-test" });
+    await limiter.start();
+    const g = await startTestGateway<RateDecision>({
+      log,
+      limiter: { check: (t, s) => limiter.check(t, s), headers: rateLimitHeaders, rejected: rateLimitedProblem },
+    });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 10; i++) statuses.push((await call(g, a.veteran, svc.name, "/x")).status);
+      expect(statuses[0]).toBe(200);
+      expect(statuses.slice(1).every((s) => s === 429)).toBe(true);
+      await new Promise((r) => setTimeout(r, 1_100));
+      expect((await call(g, a.veteran, svc.name, "/x")).status).toBe(429);
+      const mine = lines.filter((l) => l.tenant === a.tenantId);
+      const ok = mine.find((l) => l.status === 200)!;
+      expect(ok).toMatchObject({ service: svc.name, instance: svc.instanceIds[0], outcome: "ok", region: "primary" });
+      expect(ok.traceId).toMatch(/^[0-9a-f]{32}$/);
+      expect(typeof ok.latencyMs).toBe("number");
+      const refusals = mine.filter((l) => l.status === 429);
+      expect(refusals).toHaveLength(2); // 10 refusals, two lines
+      expect(refusals[1]).toMatchObject({ outcome: "rate_limited", alsoRefusedSinceLastLine: 8 });
+    } finally {
+      await g.close();
+      await limiter.stop();
+      await p.end();
     }
   });
 });

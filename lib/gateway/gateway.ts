@@ -4,7 +4,7 @@ import type pg from "pg";
 import type { Logger } from "pino";
 import type { Principal } from "../auth/principal";
 import { AppError, isAppError } from "../http/app-error";
-import { toProblem, PROBLEM_CONTENT_TYPE } from "../http/problem";
+import { problemBody, toProblem, PROBLEM_CONTENT_TYPE } from "../http/problem";
 import type { NetworkPolicy } from "../net/network-policy";
 import { assertAddressAllowed, defaultResolver } from "../net/network-policy";
 import { checkedLookup } from "../net/safe-http";
@@ -55,7 +55,8 @@ export interface GatewayDeps<D extends RateDecisionLike = RateDecisionLike> {
   limiter?: {
     check(tenantId: string, service?: string): D | Promise<D>;
     headers(d: D): Record<string, string>;
-    rejected(d: D): AppError;
+    /** the 429 problem's detail and extra members (an object, not an Error: refusals must be cheap) */
+    rejected(d: D): { detail: string; extra: Record<string, unknown> };
   };
   metrics?: {
     request(e: { tenant: string; service: string; status: number; latencyMs: number }): void;
@@ -66,6 +67,8 @@ export interface GatewayDeps<D extends RateDecisionLike = RateDecisionLike> {
 }
 
 interface Outcome {
+  /** rate-limit refusals not logged since the last logged one (see logRefusal) */
+  suppressed?: number;
   status: number;
   instance: RuntimeInstance | null;
   region: string | null;
@@ -79,6 +82,7 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
   readonly sync: GatewaySync;
   private readonly tokens = new TokenCache();
   private readonly ipVerdicts = new Map<string, AppError | null>();
+  private readonly refusals = new Map<string, { loggedAt: number; suppressed: number }>();
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
 
@@ -154,13 +158,21 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
     if (limiter) {
       const d0 = limiter.check(tenantId, name);
       const d = d0 instanceof Promise ? await d0 : d0;
-      for (const [k, v] of Object.entries(limiter.headers(d))) res.setHeader(k, v);
+      const headers = limiter.headers(d);
       if (!d.allowed) {
         this.deps.metrics?.rateLimited({ tenant: tenantId, service: name, scope: d.policyName ?? "tenant" });
-        this.fail(res, limiter.rejected(d), requestId);
-        this.finish(req, who, started, trace, requestId, refused(429, "rate_limited"), false);
+        const { detail, extra } = limiter.rejected(d);
+        res.writeHead(429, {
+          ...headers,
+          "content-type": PROBLEM_CONTENT_TYPE,
+          "cache-control": "no-store",
+          "x-request-id": requestId,
+        });
+        res.end(JSON.stringify(problemBody(429, "rate_limited", detail, extra)));
+        this.logRefusal(req, who, started, trace, requestId);
         return;
       }
+      for (const k in headers) res.setHeader(k, headers[k]!);
     }
 
     const svc = await this.table.lookup(tenantId, name);
@@ -409,6 +421,25 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
     res.end(JSON.stringify(body));
   }
 
+  /**
+   * Refusals by the rate limiter are counted in the metrics one by one but logged at most once
+   * per tenant per second (with how many were refused since the last line): a tenant hammering
+   * at 10× its quota must not cost every other tenant a log write per refused call.
+   */
+  private logRefusal(req: http.IncomingMessage, who: Caller, started: number, trace: TraceContext, requestId: string) {
+    const tenant = who.tenant ?? "";
+    const now = Date.now();
+    const w = this.refusals.get(tenant);
+    if (w && now - w.loggedAt < 1_000) {
+      w.suppressed++;
+      return;
+    }
+    const suppressed = w?.suppressed ?? 0;
+    if (this.refusals.size >= 10_000) this.refusals.clear();
+    this.refusals.set(tenant, { loggedAt: now, suppressed: 0 });
+    this.finish(req, who, started, trace, requestId, { ...refused(429, "rate_limited"), suppressed }, false);
+  }
+
   private finish(
     req: http.IncomingMessage,
     who: Caller,
@@ -436,6 +467,7 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
         attempts: o.attempts,
         failover: o.failover,
         latencyMs: Math.round(latencyMs * 10) / 10,
+        ...(o.suppressed ? { alsoRefusedSinceLastLine: o.suppressed } : {}),
       },
       "gateway",
     );

@@ -24,23 +24,26 @@ export function rateLimitHeaders(d: RateDecision): Record<string, string> {
   return h;
 }
 
+/** The 429 problem's detail and extra members for a rejected decision (no Error, no stack). */
+export function rateLimitedProblem(d: RateDecision): { detail: string; extra: Record<string, unknown> } {
+  const scope = d.policyName === "service" ? "this service for your agency" : "your agency";
+  return {
+    detail:
+      `Too many requests to ${scope}: at most ${d.limit} at once, refilled over ${d.windowSeconds} s. ` +
+      `Retry in ${d.retryAfterSeconds} s.`,
+    extra: {
+      policy: d.policyName,
+      limit: d.limit,
+      windowSeconds: d.windowSeconds,
+      retryAfterSeconds: d.retryAfterSeconds,
+    },
+  };
+}
+
 /** The 429 problem for a rejected decision: headers as above, and the wait in the body too. */
 export function rateLimitedError(d: RateDecision): AppError {
-  const scope = d.policyName === "service" ? "this service for your agency" : "your agency";
-  return new AppError(
-    "rate_limited",
-    `Too many requests to ${scope}: at most ${d.limit} at once, refilled over ${d.windowSeconds} s. ` +
-      `Retry in ${d.retryAfterSeconds} s.`,
-    {
-      headers: rateLimitHeaders(d),
-      extra: {
-        policy: d.policyName,
-        limit: d.limit,
-        windowSeconds: d.windowSeconds,
-        retryAfterSeconds: d.retryAfterSeconds,
-      },
-    },
-  );
+  const { detail, extra } = rateLimitedProblem(d);
+  return new AppError("rate_limited", detail, { headers: rateLimitHeaders(d), extra });
 }
 
 /** An RFC 9651 sf-string: quoted, with `\` and `"` escaped. */
