@@ -616,8 +616,13 @@ describe("access log", () => {
       limiter: { check: (t, s) => limiter.check(t, s), headers: rateLimitHeaders, rejected: rateLimitedProblem },
     });
     try {
-      const statuses: number[] = [];
-      for (let i = 0; i < 10; i++) statuses.push((await call(g, a.veteran, svc.name, "/x")).status);
+      const first = await call(g, a.veteran, svc.name, "/x");
+      // An admitted call carries the RateLimit fields too, next to the upstream's own headers.
+      expect(first.headers.get("ratelimit-policy")).toBe('"tenant";q=1;w=2');
+      expect(first.headers.get("ratelimit")).toMatch(/^"tenant";r=0;t=\d+$/);
+      expect(first.headers.get("x-hms-region")).toBe("primary");
+      const statuses: number[] = [first.status];
+      for (let i = 1; i < 10; i++) statuses.push((await call(g, a.veteran, svc.name, "/x")).status);
       expect(statuses[0]).toBe(200);
       expect(statuses.slice(1).every((s) => s === 429)).toBe(true);
       await new Promise((r) => setTimeout(r, 1_100));
