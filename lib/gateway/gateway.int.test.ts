@@ -338,14 +338,20 @@ describe("circuit breakers and failover", () => {
     await p.down();
     const statuses: number[] = [];
     const regions: (string | null)[] = [];
+    const failovers: (string | null)[] = [];
     for (let i = 0; i < 10; i++) {
       const r = await call(gw, a.veteran, svc.name);
       statuses.push(r.status);
       regions.push(r.headers.get("x-hms-region"));
+      failovers.push(r.headers.get("x-hms-failover"));
     }
-    // Connection refused before any answer: retried on the secondary, so no caller saw a failure.
+    // Connection refused before any answer: retried on the secondary, so no caller saw a failure;
+    // each answer says it came from elsewhere — first as a retry, then as the region's failover.
     expect(statuses.every((x) => x === 200)).toBe(true);
     expect(regions.every((x) => x === "secondary")).toBe(true);
+    // (a kept-alive socket to the dead primary resets; a new one is refused)
+    expect(failovers[0]).toMatch(/^retried in secondary after ECONN(RESET|REFUSED) in primary$/);
+    expect(failovers.every((f) => f !== null)).toBe(true);
     const inst = gw.gateway.table.instance(svc.instanceIds[0]!)!;
     expect(inst.breaker.state).toBe("open");
     const r = await call(gw, a.veteran, svc.name);

@@ -213,6 +213,8 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
 
     return new Promise<Outcome>((resolve) => {
       let clientGone = false;
+      /** the region of the first attempt: a retry that lands elsewhere has failed over, visibly */
+      let firstRegion: string | null = null;
       let done = false;
       const settle = (o: Outcome) => {
         if (!done) {
@@ -252,6 +254,7 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
         }
         const inst = pick.instance;
         tried.add(inst.id);
+        firstRegion ??= inst.region;
         if (pick.trial) inst.breaker.startTrial();
         const t = inst.target;
         if (isIP(t.hostname)) {
@@ -339,6 +342,12 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
           const headers = downstreamResponseHeaders(up.rawHeaders);
           headers.push("x-request-id", requestId, "traceparent", traceparentOf(trace), "x-hms-region", inst.region);
           if (pick.failover.failover) headers.push("x-hms-failover", pick.failover.reason ?? "failover");
+          else if (firstRegion !== null && firstRegion !== inst.region) {
+            headers.push(
+              "x-hms-failover",
+              `retried in ${inst.region} after ${lastError ?? "a failure"} in ${firstRegion}`,
+            );
+          }
           res.writeHead(up.statusCode ?? 502, headers);
           up.pipe(res);
           up.on("error", () => onFailure("upstream_reset", 502));
