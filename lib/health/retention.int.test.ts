@@ -5,7 +5,7 @@ import { rawRetentionHours, trimHealthHistory } from "./retention";
 import { createHealthService } from "./test-fixtures";
 
 describe("trimHealthHistory", () => {
-  it("deletes raw checks past the retention and roll-ups older than 30 days, in batches, keeping the rest", async () => {
+  it("deletes raw checks past the retention, roll-ups older than 30 days and status events older than a year, in batches", async () => {
     const tenantId = await createTenant("ret");
     const svc = await createHealthService(pool(), tenantId, {}, [{ url: "http://127.0.0.1:9", nextCheck: "never" }]);
     const id = svc.instanceIds[0]!;
@@ -20,15 +20,22 @@ describe("trimHealthHistory", () => {
          FROM generate_series(0, 34) d`,
       [id, svc.id, tenantId],
     );
+    await pool().query(
+      `INSERT INTO service_status_events (service_id, tenant_id, at, status)
+       SELECT $1, $2, now() - make_interval(days => d) + interval '10 minutes', 'green' FROM generate_series(360, 369) d`,
+      [svc.id, tenantId],
+    );
     const r = await trimHealthHistory(pool(), { rawHours: 24, batch: 2 });
+    expect(r.statusEventsDeleted).toBeGreaterThanOrEqual(4); // days 366..369
     expect(r.checksDeleted).toBeGreaterThanOrEqual(6); // hours 25..30 (other files may add their own old rows: none do)
     expect(r.rollupsDeleted).toBeGreaterThanOrEqual(4); // days 31..34
     const left = await pool().query(
       `SELECT (SELECT count(*)::int FROM health_checks WHERE instance_id = $1) AS checks,
-              (SELECT count(*)::int FROM health_rollups WHERE instance_id = $1) AS rollups`,
-      [id],
+              (SELECT count(*)::int FROM health_rollups WHERE instance_id = $1) AS rollups,
+              (SELECT count(*)::int FROM service_status_events WHERE service_id = $2) AS events`,
+      [id, svc.id],
     );
-    expect(left.rows[0]).toEqual({ checks: 24, rollups: 31 });
+    expect(left.rows[0]).toEqual({ checks: 24, rollups: 31, events: 6 }); // days 360..365 kept
   });
 
   it("reads HMS_HEALTH_RAW_RETENTION_HOURS (default 24) and refuses a bad value", () => {

@@ -3,12 +3,15 @@ import { z } from "zod";
 
 /**
  * Trims health history (CONVENTIONS.md §10): raw `health_checks` older than
- * `HMS_HEALTH_RAW_RETENTION_HOURS` (default 24), per-minute `health_rollups` older than 30 days.
+ * `HMS_HEALTH_RAW_RETENTION_HOURS` (default 24), per-minute `health_rollups` older than 30 days,
+ * `service_status_events` older than a year.
  * Deletes in batches (each its own short statement, using the `at` / primary-key indexes) so a
  * large backlog never holds long locks or one huge transaction. Safe on several workers at once:
  * two workers deleting the same old rows at worst both find fewer rows.
  */
 export const ROLLUP_RETENTION_DAYS = 30;
+/** Status changes feed a service's history and "since when"; a year of them is plenty. */
+export const STATUS_EVENT_RETENTION_DAYS = 365;
 const DEFAULT_BATCH = 5_000;
 
 const retentionHours = z.coerce
@@ -53,17 +56,25 @@ DELETE FROM health_rollups r USING victims v WHERE r.instance_id = v.instance_id
 export interface RetentionResult {
   checksDeleted: number;
   rollupsDeleted: number;
+  statusEventsDeleted: number;
 }
 
 export async function trimHealthHistory(
   db: pg.Pool,
-  opts: { rawHours?: number; rollupDays?: number; batch?: number; maxBatches?: number; signal?: AbortSignal } = {},
+  opts: {
+    rawHours?: number;
+    rollupDays?: number;
+    statusEventDays?: number;
+    batch?: number;
+    maxBatches?: number;
+    signal?: AbortSignal;
+  } = {},
 ): Promise<RetentionResult> {
   const rawHours = opts.rawHours ?? rawRetentionHours();
   const rollupDays = opts.rollupDays ?? ROLLUP_RETENTION_DAYS;
   const batch = Math.max(1, opts.batch ?? DEFAULT_BATCH);
   const maxBatches = opts.maxBatches ?? 1_000;
-  const out: RetentionResult = { checksDeleted: 0, rollupsDeleted: 0 };
+  const out: RetentionResult = { checksDeleted: 0, rollupsDeleted: 0, statusEventsDeleted: 0 };
 
   for (let i = 0; i < maxBatches && !opts.signal?.aborted; i++) {
     const r = await db.query(
@@ -77,6 +88,16 @@ export async function trimHealthHistory(
   for (let i = 0; i < maxBatches && !opts.signal?.aborted; i++) {
     const r = await db.query(ROLLUP_DELETE_SQL, [rollupDays, batch]);
     out.rollupsDeleted += r.rowCount ?? 0;
+    if ((r.rowCount ?? 0) < batch) break;
+  }
+  // Ids grow with time: the oldest events are the lowest ids (primary-key walk, no `at` index needed).
+  for (let i = 0; i < maxBatches && !opts.signal?.aborted; i++) {
+    const r = await db.query(
+      `DELETE FROM service_status_events WHERE id IN (
+         SELECT id FROM service_status_events WHERE at < now() - make_interval(days => $1) ORDER BY id LIMIT $2)`,
+      [opts.statusEventDays ?? STATUS_EVENT_RETENTION_DAYS, batch],
+    );
+    out.statusEventsDeleted += r.rowCount ?? 0;
     if ((r.rowCount ?? 0) < batch) break;
   }
   return out;

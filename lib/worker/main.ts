@@ -45,7 +45,7 @@ const loops: LoopSpec[] = [
     everyMs: 10 * 60_000,
     handler: async (signal) => {
       const r = await trimHealthHistory(db, { rawHours, signal });
-      if (r.checksDeleted || r.rollupsDeleted) logger.info({ ...r }, "health history trimmed");
+      if (r.checksDeleted || r.rollupsDeleted || r.statusEventsDeleted) logger.info({ ...r }, "health history trimmed");
     },
   },
   {
