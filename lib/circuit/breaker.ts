@@ -171,12 +171,6 @@ export class Breaker {
     return { calls, failures, failureRatePct: calls ? Math.round((failures * 100) / calls) : null };
   }
 
-  /** A trip ordered from outside (the health prober saw the instance go red). */
-  tripFromOutside(now: number, reason: string): Transition | null {
-    if (this.forced || this.state === "open") return null;
-    return this.trip(now, reason);
-  }
-
   /** The shared part of this breaker's state (what a `circuits` row holds). */
   snapshot(): SharedBreakerState {
     return {

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { AppError } from "../http/app-error";
 import type { HealthStatus } from "../health/status-rules";
 import type { CircuitStateName, ForcedState } from "./breaker";
+import { effectiveStateSql } from "./effective-state-sql";
 
 /**
  * The read side of the circuit breakers: every instance's breaker as the shared `circuits` row
@@ -103,17 +104,6 @@ export interface ListCircuitsOptions {
   limit?: number;
   state?: CircuitFilter;
   service?: string;
-}
-
-/**
- * The state routing obeys, from a `circuits` row aliased `c` (all columns null for an instance
- * without a row). Mirrors Breaker.effectiveState: nobody persists open → half_open (a replica
- * moves there lazily on the next call), so an open row whose period is over reads half_open.
- */
-export function effectiveStateSql(c: string): string {
-  return `CASE WHEN ${c}.forced IN ('open', 'closed') THEN ${c}.forced
-    WHEN ${c}.state = 'open' AND ${c}.open_until IS NOT NULL AND ${c}.open_until <= now() THEN 'half_open'
-    ELSE coalesce(${c}.state::text, 'closed') END`;
 }
 
 /** Worst first: open, half-open, forced (closed), closed. */

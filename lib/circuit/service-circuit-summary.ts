@@ -1,6 +1,7 @@
 import { failoverState } from "../gateway/routing-plan";
 import type { CircuitStateName } from "./breaker";
-import { effectiveStateSql, type CircuitView } from "./circuit-queries";
+import type { CircuitView } from "./circuit-queries";
+import { effectiveStateSql } from "./effective-state-sql";
 
 /**
  * A service's breakers in one line, for board tiles: how many are open, half-open or forced,

@@ -117,20 +117,12 @@ export class RoutingTable {
     return found;
   }
 
-  lookupCached(tenantId: string, name: string): RuntimeService | null {
-    return this.services.get(key(tenantId, name)) ?? null;
-  }
-
   instance(id: string): RuntimeInstance | undefined {
     return this.instances.get(id);
   }
 
   allInstances(): IterableIterator<RuntimeInstance> {
     return this.instances.values();
-  }
-
-  serviceById(id: string): RuntimeService | undefined {
-    return this.byServiceId.get(id);
   }
 
   /** Everything, in two statements (services+instances, circuits). */

@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { effectiveStateSql } from "../circuit/effective-state-sql";
 import { serviceStatus, type HealthStatus } from "./status-rules";
 
 /** Clients (boards, gateway replicas) LISTEN here; the payload is `<tenant>:<service>`. */
@@ -49,7 +50,7 @@ export async function recomputeServiceStatus(tx: pg.PoolClient, serviceId: strin
     breaker_reason: string | null;
   }>(
     `SELECT i.status, i.enabled, i.region, i.status_reason,
-            coalesce(c.forced = 'open' OR (c.forced IS NULL AND c.state = 'open' AND c.open_until > now()), false) AS breaker_open,
+            (${effectiveStateSql("c")}) = 'open' AS breaker_open,
             c.reason AS breaker_reason
        FROM instances i LEFT JOIN circuits c ON c.instance_id = i.id
       WHERE i.service_id = $1 ORDER BY i.region, i.url`,

@@ -15,6 +15,7 @@ import {
   type ListServicesQuery,
   type ServiceInput,
   type ServicePatch,
+  type ServiceSettingValues,
   serviceDefaults,
   type ServiceView,
   type UrlWarning,
@@ -319,26 +320,10 @@ export interface ExistingInstance {
   weight: number;
   enabled: boolean;
 }
-export interface ExistingService {
+export interface ExistingService extends ServiceSettingValues {
   id: string;
   tenantId: string;
   name: string;
-  description: string | null;
-  healthPath: string;
-  checkIntervalSeconds: number;
-  timeoutMs: number;
-  failureThreshold: number;
-  successThreshold: number;
-  latencyBudgetMs: number;
-  gatewayTimeoutMs: number;
-  forwardIdentity: boolean;
-  breakerFailureRatePct: number;
-  breakerMinCalls: number;
-  breakerConsecutiveFailures: number;
-  breakerWindowSeconds: number;
-  breakerOpenSeconds: number;
-  breakerHalfOpenCalls: number;
-  maintenance: boolean;
   instances: ExistingInstance[];
 }
 

@@ -276,9 +276,8 @@ export interface InstanceView {
   lastError: string | null;
 }
 
-export interface ServiceView {
-  name: string;
-  tenant: string;
+/** A service's settings as stored: what the API shows and what a PATCH or an import diffs against. */
+export interface ServiceSettingValues {
   description: string | null;
   healthPath: string;
   checkIntervalSeconds: number;
@@ -297,6 +296,11 @@ export interface ServiceView {
   breakerOpenSeconds: number;
   breakerHalfOpenCalls: number;
   maintenance: boolean;
+}
+
+export interface ServiceView extends ServiceSettingValues {
+  name: string;
+  tenant: string;
   status: HealthStatus;
   statusReason: string | null;
   statusChangedAt: string | null;

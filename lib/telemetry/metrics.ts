@@ -1,5 +1,6 @@
 import type pg from "pg";
 import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { effectiveStateSql } from "../circuit/effective-state-sql";
 import { pool } from "../db/pool";
 import { countRateLimited, countRequest } from "../traffic/traffic-recorder";
 import { CounterFamily, RequestFamily, type CounterSeries, type RequestSeries } from "./fast-metrics";
@@ -257,11 +258,7 @@ interface FleetRow {
  */
 export const FLEET_SQL = `
 SELECT s.tenant_id AS tenant, s.name AS service, i.id::text AS instance_id, i.region, i.status::text AS status,
-       i.last_latency_ms,
-       -- what routing obeys: a forced state wins; an open breaker past its period is half-open
-       CASE WHEN c.forced IS NOT NULL THEN c.forced
-            WHEN c.state = 'open' AND c.open_until <= now() THEN 'half_open'
-            ELSE coalesce(c.state::text, 'closed') END AS circuit,
+       i.last_latency_ms, ${effectiveStateSql("c")} AS circuit,
        coalesce(t.trips, 0)::int AS trips
   FROM instances i
   JOIN services s ON s.id = i.service_id
