@@ -1,9 +1,10 @@
 import type pg from "pg";
-import { pool } from "../db/pool";
+import { systemPool } from "../db/pool";
 
 /**
  * Appends one audit event. Pass the transaction's client when the event belongs to a business
- * write, so both commit or neither does.
+ * write, so both commit or neither does. Without one (sign-ins, refusals) it is written on its own
+ * in the all-tenants scope.
  */
 export interface AuditInput {
   tenantId: string | null;
@@ -16,7 +17,7 @@ export interface AuditInput {
   data?: Record<string, unknown>;
 }
 
-export async function appendAudit(e: AuditInput, client: Pick<pg.PoolClient, "query"> = pool()): Promise<void> {
+export async function appendAudit(e: AuditInput, client: Pick<pg.PoolClient, "query"> = systemPool()): Promise<void> {
   await client.query(
     `INSERT INTO audit_events (tenant_id, actor, action, target, outcome, trace_id, ip, data)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,

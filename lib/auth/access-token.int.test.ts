@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { AppError } from "../http/app-error";
 import { createUser } from "../testing/fixtures";
 import { issueAccessToken, tokenSettings, verifyAccessToken } from "./access-token";
-import { pool } from "../db/pool";
+import { systemPool } from "../db/pool";
 import { currentSigner, publicJwks, reloadSigningKeys, revokeSigningKey, rotateSigningKey } from "./signing-keys";
 
 async function currentSignerFresh() {
@@ -130,7 +130,7 @@ describe("access tokens", () => {
     expect(kidOf(during)).toBe(kidOf(before)); // the old key still signs during the publish window
 
     // Let the publish window pass (as the clock would), then the new key signs.
-    await pool().query(
+    await systemPool().query(
       `UPDATE signing_keys SET created_at = created_at - interval '10 minutes',
               retired_at = CASE WHEN retired_at IS NOT NULL THEN retired_at - interval '10 minutes' END`,
     );

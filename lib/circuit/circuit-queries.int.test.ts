@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { pool } from "../db/pool";
+import { systemPool } from "../db/pool";
 import { createHealthService, type TestService } from "../health/test-fixtures";
 import { createTenant } from "../testing/fixtures";
 import { circuitsForService, getCircuit, listCircuits, type CircuitView } from "./circuit-queries";
@@ -29,7 +29,7 @@ async function circuitRow(
     sinceAgo?: string;
   },
 ) {
-  await pool().query(
+  await systemPool().query(
     `INSERT INTO circuits (instance_id, service_id, tenant_id, state, open_until, forced, forced_by, forced_at, reason,
                            since, failure_rate_pct, window_calls, trip_streak, changed_by, version)
      VALUES ($1, $2, $3, $4::"CircuitState", now() + $5::interval, $6, $7, CASE WHEN $6::text IS NULL THEN NULL ELSE now() END,
@@ -53,7 +53,7 @@ async function circuitRow(
 }
 
 async function event(svc: TestService, instanceId: string, toState: string, ago: string) {
-  await pool().query(
+  await systemPool().query(
     `INSERT INTO circuit_events (instance_id, service_id, tenant_id, at, from_state, to_state, reason, actor)
      VALUES ($1, $2, $3, now() - $4::interval, 'closed', $5, 'test', 'test')`,
     [instanceId, svc.id, svc.tenantId, ago, toState],
@@ -61,7 +61,7 @@ async function event(svc: TestService, instanceId: string, toState: string, ago:
 }
 
 async function heartbeat(id: string, ago: string, circuits: Record<string, unknown>) {
-  await pool().query(
+  await systemPool().query(
     `INSERT INTO gateway_replicas (replica_id, hostname, pid, last_seen_at, circuits)
      VALUES ($1, 'host-' || $1, 1, now() - $2::interval, $3)`,
     [id, ago, JSON.stringify(circuits)],
@@ -86,17 +86,17 @@ describe("circuit queries", () => {
     tenant = await createTenant("cq");
     other = await createTenant("cx");
     const u = (s: string) => `http://127.0.0.1:9/${tag}/${s}`;
-    alpha = await createHealthService(pool(), tenant, { name: "alpha" }, [
+    alpha = await createHealthService(systemPool(), tenant, { name: "alpha" }, [
       { url: u("a1"), region: "primary", nextCheck: "never" },
       { url: u("a2"), region: "primary", nextCheck: "never" },
       { url: u("a3"), region: "secondary", nextCheck: "never" },
     ]);
-    beta = await createHealthService(pool(), tenant, { name: "beta" }, [
+    beta = await createHealthService(systemPool(), tenant, { name: "beta" }, [
       { url: u("b1"), nextCheck: "never" },
       { url: u("b2"), nextCheck: "never" },
       { url: u("b3"), enabled: false, nextCheck: "never" },
     ]);
-    gamma = await createHealthService(pool(), other, { name: "gamma" }, [{ url: u("g1"), nextCheck: "never" }]);
+    gamma = await createHealthService(systemPool(), other, { name: "gamma" }, [{ url: u("g1"), nextCheck: "never" }]);
     [a1, a2, a3] = alpha.instanceIds as [string, string, string];
     [b1, b2, b3] = beta.instanceIds as [string, string, string];
     [g1] = gamma.instanceIds as [string];
@@ -139,20 +139,20 @@ describe("circuit queries", () => {
   });
 
   afterAll(async () => {
-    await pool().query(`DELETE FROM gateway_replicas WHERE replica_id LIKE $1`, [`test-${tag}-%`]);
-    await pool().query(`DELETE FROM circuit_events WHERE tenant_id = ANY($1)`, [[tenant, other]]);
-    await pool().query(`DELETE FROM services WHERE tenant_id = ANY($1)`, [[tenant, other]]);
+    await systemPool().query(`DELETE FROM gateway_replicas WHERE replica_id LIKE $1`, [`test-${tag}-%`]);
+    await systemPool().query(`DELETE FROM circuit_events WHERE tenant_id = ANY($1)`, [[tenant, other]]);
+    await systemPool().query(`DELETE FROM services WHERE tenant_id = ANY($1)`, [[tenant, other]]);
   });
 
   it("lists every instance of the tenant worst first: open, half-open, forced, closed; then service and URL", async () => {
-    const { items, nextCursor } = await listCircuits(pool(), { tenant });
+    const { items, nextCursor } = await listCircuits(systemPool(), { tenant });
     expect(items.map((c) => c.instanceId)).toEqual([a1, b2, a2, b3, b1, a3]);
     expect(items.map((c) => c.state)).toEqual(["open", "open", "half_open", "half_open", "closed", "closed"]);
     expect(nextCursor).toBeNull();
   });
 
   it("shows the shared row: reason, failure rate, streak, since, open until, who changed it and trips in the last hour", async () => {
-    const c = await getCircuit(pool(), tenant, a1);
+    const c = await getCircuit(systemPool(), tenant, a1);
     expect(c).toMatchObject({
       instanceId: a1,
       service: "alpha",
@@ -175,14 +175,14 @@ describe("circuit queries", () => {
   });
 
   it("reads an open breaker whose period is over as half-open (the next call is a trial)", async () => {
-    const c = await getCircuit(pool(), tenant, a2);
+    const c = await getCircuit(systemPool(), tenant, a2);
     expect(c.state).toBe("half_open");
     expect(c.reason).toBe("5 consecutive failures");
   });
 
   it("shows an instance that never tripped as closed since it was registered", async () => {
-    const c = await getCircuit(pool(), tenant, a3);
-    const { rows } = await pool().query<{ created_at: Date }>(`SELECT created_at FROM instances WHERE id = $1`, [a3]);
+    const c = await getCircuit(systemPool(), tenant, a3);
+    const { rows } = await systemPool().query<{ created_at: Date }>(`SELECT created_at FROM instances WHERE id = $1`, [a3]);
     expect(c).toMatchObject({
       state: "closed",
       forced: null,
@@ -197,14 +197,14 @@ describe("circuit queries", () => {
   });
 
   it("shows forced breakers with who forced them; a forced state wins over the stored one", async () => {
-    expect(await getCircuit(pool(), tenant, b1)).toMatchObject({ state: "closed", forced: "closed", forcedBy: "op-x" });
-    const fo = await getCircuit(pool(), tenant, b2);
+    expect(await getCircuit(systemPool(), tenant, b1)).toMatchObject({ state: "closed", forced: "closed", forcedBy: "op-x" });
+    const fo = await getCircuit(systemPool(), tenant, b2);
     expect(fo).toMatchObject({ state: "open", forced: "open", forcedBy: "op-y", tripsLastHour: 1 });
     expect(fo.forcedAt).toEqual(expect.any(String));
   });
 
   it("shows each live replica's local view; silent replicas drop out and unreadable entries read as no state", async () => {
-    const c1 = await getCircuit(pool(), tenant, a1);
+    const c1 = await getCircuit(systemPool(), tenant, a1);
     expect(mine(c1)).toEqual([
       {
         replicaId: replica("live-1"),
@@ -227,7 +227,7 @@ describe("circuit queries", () => {
         lastSeenAt: expect.any(String),
       },
     ]);
-    const c2 = await getCircuit(pool(), tenant, a2);
+    const c2 = await getCircuit(systemPool(), tenant, a2);
     expect(mine(c2).map((r) => [r.replicaId, r.state, r.calls])).toEqual([
       [replica("live-1"), null, 0],
       [replica("live-2"), null, 0],
@@ -236,7 +236,7 @@ describe("circuit queries", () => {
 
   it("filters by state (forced = any override) and by service", async () => {
     const by = async (o: { state?: "open" | "half_open" | "closed" | "forced"; service?: string }) =>
-      (await listCircuits(pool(), { tenant, ...o })).items.map((c) => c.instanceId);
+      (await listCircuits(systemPool(), { tenant, ...o })).items.map((c) => c.instanceId);
     expect(await by({ state: "open" })).toEqual([a1, b2]);
     expect(await by({ state: "half_open" })).toEqual([a2, b3]);
     expect(await by({ state: "closed" })).toEqual([b1, a3]);
@@ -247,51 +247,51 @@ describe("circuit queries", () => {
   });
 
   it("summarises the whole scope whatever the filters, counting only this tenant's trips", async () => {
-    const { summary, services } = await listCircuits(pool(), { tenant, state: "open", limit: 1 });
+    const { summary, services } = await listCircuits(systemPool(), { tenant, state: "open", limit: 1 });
     expect(summary).toEqual({ total: 6, open: 2, halfOpen: 2, closed: 2, forced: 2, tripsLastHour: 4 });
     expect(services).toEqual(["alpha", "beta"]);
   });
 
   it("pages with a keyset cursor: every breaker once, in order, and the last page has no cursor", async () => {
-    const all = (await listCircuits(pool(), { tenant })).items;
+    const all = (await listCircuits(systemPool(), { tenant })).items;
     const seen: CircuitView[] = [];
     let cursor: string | undefined;
     let pages = 0;
     do {
-      const page = await listCircuits(pool(), { tenant, limit: 4, cursor });
+      const page = await listCircuits(systemPool(), { tenant, limit: 4, cursor });
       seen.push(...page.items);
       cursor = page.nextCursor ?? undefined;
       pages++;
     } while (cursor);
     expect(pages).toBe(2);
     expect(urls(seen)).toEqual(urls(all));
-    await expect(listCircuits(pool(), { tenant, cursor: "not-a-cursor" })).rejects.toMatchObject({
+    await expect(listCircuits(systemPool(), { tenant, cursor: "not-a-cursor" })).rejects.toMatchObject({
       code: "invalid_request",
     });
   });
 
   it("scopes to the tenant: another tenant's breakers are never listed and cannot be read one by one", async () => {
-    const mineOnly = await listCircuits(pool(), { tenant });
+    const mineOnly = await listCircuits(systemPool(), { tenant });
     expect(mineOnly.items.every((c) => c.tenant === tenant)).toBe(true);
-    const theirs = await listCircuits(pool(), { tenant: other });
+    const theirs = await listCircuits(systemPool(), { tenant: other });
     expect(theirs.items.map((c) => c.instanceId)).toEqual([g1]);
     expect(theirs.summary).toMatchObject({ total: 1, open: 1, tripsLastHour: 5 });
-    await expect(getCircuit(pool(), tenant, g1)).rejects.toMatchObject({ code: "not_found" });
-    await expect(getCircuit(pool(), tenant, "not-a-uuid")).rejects.toMatchObject({ code: "not_found" });
+    await expect(getCircuit(systemPool(), tenant, g1)).rejects.toMatchObject({ code: "not_found" });
+    await expect(getCircuit(systemPool(), tenant, "not-a-uuid")).rejects.toMatchObject({ code: "not_found" });
     // a global admin (null) sees both
-    const everyone = await listCircuits(pool(), { tenant: null, limit: 500 });
+    const everyone = await listCircuits(systemPool(), { tenant: null, limit: 500 });
     const ids = new Set(everyone.items.map((c) => c.instanceId));
     expect([a1, b1, g1].every((id) => ids.has(id))).toBe(true);
   });
 
   it("lists one service's breakers for its page", async () => {
-    expect((await circuitsForService(pool(), tenant, "beta")).map((c) => c.instanceId)).toEqual([b2, b3, b1]);
-    expect(await circuitsForService(pool(), other, "beta")).toEqual([]);
+    expect((await circuitsForService(systemPool(), tenant, "beta")).map((c) => c.instanceId)).toEqual([b2, b3, b1]);
+    expect(await circuitsForService(systemPool(), other, "beta")).toEqual([]);
   });
 
   it("reads a page in two statements, however many instances and replicas there are", async () => {
-    const spy = vi.spyOn(pool(), "query");
-    await listCircuits(pool(), { tenant });
+    const spy = vi.spyOn(systemPool(), "query");
+    await listCircuits(systemPool(), { tenant });
     expect(spy).toHaveBeenCalledTimes(2);
     spy.mockRestore();
   });

@@ -1,3 +1,4 @@
+import type { Queryable } from "../db/pool";
 import type pg from "pg";
 import { z } from "zod";
 import { AppError } from "../http/app-error";
@@ -319,7 +320,7 @@ function circuitPageParams(f: PageFilter): unknown[] {
   ];
 }
 
-async function page(db: pg.Pool, f: PageFilter): Promise<{ items: CircuitView[]; nextCursor: string | null }> {
+async function page(db: Queryable, f: PageFilter): Promise<{ items: CircuitView[]; nextCursor: string | null }> {
   const { rows } = await db.query<PageRow>(CIRCUIT_PAGE_SQL, circuitPageParams(f));
   const kept = rows.slice(0, f.limit);
   const last = kept.at(-1);
@@ -333,7 +334,7 @@ async function page(db: pg.Pool, f: PageFilter): Promise<{ items: CircuitView[];
 }
 
 /** Every breaker of the tenant's services (null = all tenants), worst first, one page. */
-export async function listCircuits(db: pg.Pool, o: ListCircuitsOptions): Promise<CircuitList> {
+export async function listCircuits(db: Queryable, o: ListCircuitsOptions): Promise<CircuitList> {
   const [list, summary] = await Promise.all([
     page(db, { tenant: o.tenant, service: o.service, state: o.state, cursor: o.cursor, limit: o.limit ?? 100 }),
     db.query<SummaryRow>(CIRCUIT_SUMMARY_SQL, [o.tenant]),
@@ -357,7 +358,7 @@ export async function listCircuits(db: pg.Pool, o: ListCircuitsOptions): Promise
 const SERVICE_INSTANCES_MAX = 1000;
 
 /** The breakers of one service (the service page), worst first. */
-export async function circuitsForService(db: pg.Pool, tenant: string, serviceName: string): Promise<CircuitView[]> {
+export async function circuitsForService(db: Queryable, tenant: string, serviceName: string): Promise<CircuitView[]> {
   return (await page(db, { tenant, service: serviceName, limit: SERVICE_INSTANCES_MAX })).items;
 }
 
@@ -371,7 +372,7 @@ export function isUuid(s: string): boolean {
  * One instance's breaker, if the tenant (null = all) can see it; otherwise `not_found` — an
  * instance of another tenant is indistinguishable from one that does not exist.
  */
-export async function getCircuit(db: pg.Pool, tenant: string | null, instanceId: string): Promise<CircuitView> {
+export async function getCircuit(db: Queryable, tenant: string | null, instanceId: string): Promise<CircuitView> {
   const notFound = new AppError("not_found", `No instance ${instanceId}.`);
   if (!isUuid(instanceId)) throw notFound;
   const { items } = await page(db, { tenant, instanceId: instanceId.toLowerCase(), limit: 1 });

@@ -1,6 +1,7 @@
 import type pg from "pg";
 import { appendAudit } from "../audit/append";
 import { withTransaction } from "../db/pool";
+import { withTenantOrAll } from "../db/tenant-scope";
 import { notifyHealthChange, recomputeServiceStatus } from "../health/service-status";
 import { AppError } from "../http/app-error";
 import { logger } from "../telemetry/logger";
@@ -148,28 +149,30 @@ export async function forceCircuit(
     ip?: string | null;
   },
 ): Promise<void> {
-  const row = await withTransaction(db, async (tx) => {
-    const inst = await tx.query<{ service_id: string; tenant_id: string; url: string }>(
-      `SELECT service_id, tenant_id, url FROM instances WHERE id = $1 AND ($2::text IS NULL OR tenant_id = $2)`,
-      [input.instanceId, input.tenantScope],
-    );
-    const i = inst.rows[0];
-    if (!i) throw new AppError("not_found", "No such instance.");
-    // Lock the service first (the prober and registry lock services before instances).
-    await tx.query(`SELECT 1 FROM services WHERE id = $1 FOR UPDATE`, [i.service_id]);
-    await tx.query(
-      `INSERT INTO circuits (instance_id, service_id, tenant_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-      [input.instanceId, i.service_id, i.tenant_id],
-    );
-    const before = (
-      await tx.query<CircuitRow>(`SELECT ${COLUMNS} FROM circuits WHERE instance_id = $1 FOR UPDATE`, [
-        input.instanceId,
-      ])
-    ).rows[0]!;
-    const fromState = before.forced ?? before.state;
-    const { rows } = await tx.query<CircuitRow>(
-      input.action === "release"
-        ? `UPDATE circuits
+  const row = await withTenantOrAll(
+    input.tenantScope,
+    async (tx) => {
+      const inst = await tx.query<{ service_id: string; tenant_id: string; url: string }>(
+        `SELECT service_id, tenant_id, url FROM instances WHERE id = $1 AND ($2::text IS NULL OR tenant_id = $2)`,
+        [input.instanceId, input.tenantScope],
+      );
+      const i = inst.rows[0];
+      if (!i) throw new AppError("not_found", "No such instance.");
+      // Lock the service first (the prober and registry lock services before instances).
+      await tx.query(`SELECT 1 FROM services WHERE id = $1 FOR UPDATE`, [i.service_id]);
+      await tx.query(
+        `INSERT INTO circuits (instance_id, service_id, tenant_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+        [input.instanceId, i.service_id, i.tenant_id],
+      );
+      const before = (
+        await tx.query<CircuitRow>(`SELECT ${COLUMNS} FROM circuits WHERE instance_id = $1 FOR UPDATE`, [
+          input.instanceId,
+        ])
+      ).rows[0]!;
+      const fromState = before.forced ?? before.state;
+      const { rows } = await tx.query<CircuitRow>(
+        input.action === "release"
+          ? `UPDATE circuits
               SET forced = NULL, forced_by = NULL, forced_at = NULL, since = now(), changed_by = $2,
                   version = version + 1,
                   state = CASE WHEN forced = 'open' THEN 'open'::"CircuitState" ELSE state END,
@@ -177,32 +180,34 @@ export async function forceCircuit(
                   reason = CASE WHEN forced = 'open' THEN 'released by ' || $2 || ': trial calls decide'
                                 ELSE 'released by ' || $2 END
             WHERE instance_id = $1 RETURNING ${COLUMNS}`
-        : `UPDATE circuits
+          : `UPDATE circuits
               SET forced = $3, forced_by = $2, forced_at = now(), since = now(), changed_by = $2,
                   version = version + 1, reason = 'forced ' || $3 || ' by ' || $2,
                   state = $3::"CircuitState", open_until = NULL
             WHERE instance_id = $1 RETURNING ${COLUMNS}`,
-      input.action === "release" ? [input.instanceId, input.actor] : [input.instanceId, input.actor, input.action],
-    );
-    const after = rows[0]!;
-    const toState = after.forced ?? (after.state === "open" ? "half_open" : after.state);
-    await insertEvent(tx, after, fromState, toState, after.reason, input.actor, new Date());
-    await appendAudit(
-      {
-        tenantId: i.tenant_id,
-        actor: input.actor,
-        action: "circuit.force",
-        target: `instance:${input.instanceId}`,
-        outcome: "success",
-        traceId: input.traceId ?? null,
-        ip: input.ip ?? null,
-        data: { action: input.action, from: fromState, to: toState, url: i.url },
-      },
-      tx,
-    );
-    const svc = await recomputeServiceStatus(tx, i.service_id);
-    return { after, svc };
-  });
+        input.action === "release" ? [input.instanceId, input.actor] : [input.instanceId, input.actor, input.action],
+      );
+      const after = rows[0]!;
+      const toState = after.forced ?? (after.state === "open" ? "half_open" : after.state);
+      await insertEvent(tx, after, fromState, toState, after.reason, input.actor, new Date());
+      await appendAudit(
+        {
+          tenantId: i.tenant_id,
+          actor: input.actor,
+          action: "circuit.force",
+          target: `instance:${input.instanceId}`,
+          outcome: "success",
+          traceId: input.traceId ?? null,
+          ip: input.ip ?? null,
+          data: { action: input.action, from: fromState, to: toState, url: i.url },
+        },
+        tx,
+      );
+      const svc = await recomputeServiceStatus(tx, i.service_id);
+      return { after, svc };
+    },
+    db,
+  );
   await announceCircuit(db, row.after, input.actor);
   if (row.svc.changed) await notifyHealthChange(db, row.svc.tenantId, row.svc.name).catch(() => {});
 }

@@ -1,3 +1,4 @@
+import { withTenantOrAll } from "../db/tenant-scope";
 import type pg from "pg";
 import { z } from "zod";
 import type { Principal } from "../auth/principal";
@@ -47,5 +48,5 @@ export async function forceFromRequest(
     traceId: meta.traceId,
     ip: meta.ip,
   });
-  return getCircuit(db, tenantScope, id);
+  return withTenantOrAll(tenantScope, (c) => getCircuit(c, tenantScope, id), db);
 }

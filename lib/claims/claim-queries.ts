@@ -1,9 +1,9 @@
 import { z } from "zod";
 import type { Principal } from "../auth/principal";
-import { pool } from "../db/pool";
-import { db } from "../db/prisma";
+import { withTenant } from "../db/tenant-scope";
 import { AppError } from "../http/app-error";
-import { claimScope } from "./claim-access";
+import type { RequestMeta } from "../http/request-context";
+import { inClaimScope } from "./claim-access";
 
 export const claimIdSchema = z.string().regex(/^CLM-\d{1,18}$/);
 
@@ -13,109 +13,145 @@ export const listClaimsQuery = z.object({
     .string()
     .regex(/^\d{1,18}$/, "cursor must come from a previous page's nextCursor")
     .optional(),
+  /** global admins: one agency (otherwise every agency, audited) */
+  tenant: z.string().min(1).max(100).optional(),
 });
 export type ListClaimsQuery = z.infer<typeof listClaimsQuery>;
-
-const summarySelect = {
-  id: true,
-  number: true,
-  status: true,
-  createdAt: true,
-  updatedAt: true,
-  document: { select: { sizeBytes: true, sha256: true, pageCount: true } },
-} as const;
 
 function notFound(): AppError {
   return new AppError("not_found", "No such claim.");
 }
 
-export async function listClaims(p: Principal, q: ListClaimsQuery) {
-  const scope = claimScope(p);
-  if (!scope) return { items: [], nextCursor: null };
-  const rows = await db().claim.findMany({
-    where: { ...scope, ...(q.cursor ? { number: { lt: BigInt(q.cursor) } } : {}) },
-    orderBy: { number: "desc" },
-    take: q.limit + 1,
-    select: summarySelect,
-  });
-  const page = rows.slice(0, q.limit);
-  return {
-    items: page.map((c) => ({
-      claim_id: c.id,
-      status: c.status,
-      createdAt: c.createdAt.toISOString(),
-      updatedAt: c.updatedAt.toISOString(),
-      document: { sizeBytes: Number(c.document.sizeBytes), sha256: c.document.sha256, pageCount: c.document.pageCount },
-    })),
-    nextCursor: rows.length > q.limit ? page.at(-1)!.number.toString() : null,
-  };
+interface SummaryRow {
+  id: string;
+  number: string;
+  status: string;
+  tenant_id: string;
+  created_at: Date;
+  updated_at: Date;
+  size_bytes: string;
+  sha256: string;
+  page_count: number;
 }
 
-/** The scope for one claim id, or "not found" when the id is malformed or the caller sees no claims. */
-function scopeFor(p: Principal, id: string) {
-  const scope = claimScope(p);
-  if (!scope || !claimIdSchema.safeParse(id).success) throw notFound();
-  return { id, ...scope };
-}
+const SUMMARY_COLUMNS = `c.id, c.number, c.status, c.tenant_id, c.created_at, c.updated_at,
+  d.size_bytes, d.sha256, d.page_count`;
 
-export async function getClaim(p: Principal, id: string) {
-  const c = await db().claim.findFirst({
-    where: scopeFor(p, id),
-    select: {
-      ...summarySelect,
-      tenantId: true,
-      veteran: { select: { username: true } },
-      document: { select: { sizeBytes: true, sha256: true, pageCount: true, contentType: true, riskyFeatures: true } },
-      events: { orderBy: { id: "asc" }, select: { status: true, at: true, note: true, actor: true } },
-    },
-  });
-  if (!c) throw notFound();
+function summary(c: SummaryRow) {
   return {
     claim_id: c.id,
     status: c.status,
-    tenant: c.tenantId,
-    veteran: c.veteran.username,
-    createdAt: c.createdAt.toISOString(),
-    updatedAt: c.updatedAt.toISOString(),
-    document: {
-      sizeBytes: Number(c.document.sizeBytes),
-      sha256: c.document.sha256,
-      pageCount: c.document.pageCount,
-      contentType: c.document.contentType,
-      riskyFeatures: c.document.riskyFeatures,
-      url: `/api/v1/claims/${c.id}/document`,
-    },
-    timeline: c.events.map((e) => ({ status: e.status, at: e.at.toISOString(), note: e.note, actor: e.actor })),
+    createdAt: c.created_at.toISOString(),
+    updatedAt: c.updated_at.toISOString(),
+    document: { sizeBytes: Number(c.size_bytes), sha256: c.sha256, pageCount: c.page_count },
   };
 }
 
+export async function listClaims(p: Principal, q: ListClaimsQuery, meta: RequestMeta) {
+  return inClaimScope(
+    p,
+    { meta, view: "claims:list", tenantParam: q.tenant },
+    async (c, f) => {
+      const { rows } = await c.query<SummaryRow>(
+        `SELECT ${SUMMARY_COLUMNS}
+         FROM claims c JOIN documents d ON d.id = c.document_id
+        WHERE ${f.sql} AND ($2::bigint IS NULL OR c.number < $2::bigint)
+        ORDER BY c.number DESC
+        LIMIT $3`,
+        [f.value, q.cursor ?? null, q.limit + 1],
+      );
+      const page = rows.slice(0, q.limit);
+      return {
+        items: page.map((r) => ({ ...summary(r), ...(p.tenantId === null ? { tenant: r.tenant_id } : {}) })),
+        nextCursor: rows.length > q.limit ? page.at(-1)!.number : null,
+      };
+    },
+    () => ({ items: [], nextCursor: null }),
+  );
+}
+
+export async function getClaim(p: Principal, id: string, meta: RequestMeta) {
+  if (!claimIdSchema.safeParse(id).success) throw notFound();
+  return inClaimScope(
+    p,
+    { meta, view: `claim:${id}` },
+    async (c, f) => {
+      const { rows } = await c.query<SummaryRow & { veteran: string; content_type: string; risky_features: string[] }>(
+        `SELECT ${SUMMARY_COLUMNS}, u.username AS veteran, d.content_type, d.risky_features
+         FROM claims c JOIN documents d ON d.id = c.document_id JOIN users u ON u.id = c.veteran_id
+        WHERE ${f.sql} AND c.id = $2`,
+        [f.value, id],
+      );
+      const row = rows[0];
+      if (!row) throw notFound();
+      const events = await c.query<{ id: string; status: string; at: Date; note: string | null; actor: string }>(
+        `SELECT id, status, at, note, actor FROM claim_events WHERE claim_id = $1 ORDER BY id`,
+        [id],
+      );
+      return {
+        claim_id: row.id,
+        status: row.status,
+        tenant: row.tenant_id,
+        veteran: row.veteran,
+        createdAt: row.created_at.toISOString(),
+        updatedAt: row.updated_at.toISOString(),
+        document: {
+          sizeBytes: Number(row.size_bytes),
+          sha256: row.sha256,
+          pageCount: row.page_count,
+          contentType: row.content_type,
+          riskyFeatures: row.risky_features,
+          url: `/api/v1/claims/${row.id}/document`,
+        },
+        timeline: events.rows.map((e) => ({ status: e.status, at: e.at.toISOString(), note: e.note, actor: e.actor })),
+      };
+    },
+    () => {
+      throw notFound();
+    },
+  );
+}
+
 /**
- * The stored PDF as a stream, one chunk per query, so a download never holds the whole file.
+ * The stored PDF as a stream, one chunk per short tenant-scoped transaction, so a download never
+ * holds the whole file nor a database connection while the client reads slowly.
  */
-export async function openClaimDocument(p: Principal, id: string) {
-  const c = await db().claim.findFirst({
-    where: scopeFor(p, id),
-    select: { document: { select: { id: true, sizeBytes: true, sha256: true, contentType: true } } },
-  });
-  if (!c) throw notFound();
-  const { id: documentId } = c.document;
+export async function openClaimDocument(p: Principal, id: string, meta: RequestMeta) {
+  if (!claimIdSchema.safeParse(id).success) throw notFound();
+  const doc = await inClaimScope(
+    p,
+    { meta, view: `claim-document:${id}` },
+    async (c, f) => {
+      const { rows } = await c.query<{
+        document_id: string;
+        tenant_id: string;
+        size_bytes: string;
+        sha256: string;
+        content_type: string;
+      }>(
+        `SELECT d.id AS document_id, d.tenant_id, d.size_bytes, d.sha256, d.content_type
+         FROM claims c JOIN documents d ON d.id = c.document_id
+        WHERE ${f.sql} AND c.id = $2`,
+        [f.value, id],
+      );
+      return rows[0] ?? null;
+    },
+    () => null,
+  );
+  if (!doc) throw notFound();
   let seq = 0;
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
-      const { rows } = await pool().query<{ data: Buffer }>(
-        `SELECT data FROM document_chunks WHERE document_id = $1 AND seq = $2`,
-        [documentId, seq++],
+      const { rows } = await withTenant(doc.tenant_id, (c) =>
+        c.query<{ data: Buffer }>(`SELECT data FROM document_chunks WHERE document_id = $1 AND seq = $2`, [
+          doc.document_id,
+          seq++,
+        ]),
       );
       const row = rows[0];
       if (row) controller.enqueue(new Uint8Array(row.data.buffer, row.data.byteOffset, row.data.byteLength));
       else controller.close();
     },
   });
-  return {
-    claimId: id,
-    sizeBytes: Number(c.document.sizeBytes),
-    sha256: c.document.sha256,
-    contentType: c.document.contentType,
-    stream,
-  };
+  return { claimId: id, sizeBytes: Number(doc.size_bytes), sha256: doc.sha256, contentType: doc.content_type, stream };
 }

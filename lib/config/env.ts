@@ -31,6 +31,9 @@ export const envSchema = z.object({
   HMS_TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
   HMS_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** bearer token a Prometheus scraper sends to GET /api/metrics (unset: only operator sign-ins) */
+  // HMAC key of the audit hash chain (issue 5); the same on every process. npm start fills it
+  // from .data/secrets.json when unset.
+  HMS_AUDIT_KEY: z.string().min(32, "HMS_AUDIT_KEY must be at least 32 characters").optional(),
   HMS_METRICS_TOKEN: z.string().min(16, "HMS_METRICS_TOKEN must be at least 16 characters").optional(),
   // Rate limit for tenants without a configured one (unset = unlimited); burst defaults to ceil(rps).
   HMS_DEFAULT_TENANT_RPS: z.coerce.number().positive().max(100_000).optional(),

@@ -48,13 +48,17 @@ describe("migrator", () => {
     await expect(query(urls.appUrl, `SELECT * FROM "_prisma_migrations"`)).rejects.toThrow(/permission denied/);
     await query(
       urls.appUrl,
-      `INSERT INTO audit_events (tenant_id, actor, action, outcome) VALUES ('x-${suffix}', 'a', 'test', 'success')`,
+      `SET app.tenant_id = 'x-${suffix}';
+       INSERT INTO audit_events (tenant_id, actor, action, outcome) VALUES ('x-${suffix}', 'a', 'test', 'success')`,
     );
     await expect(query(urls.appUrl, `UPDATE audit_events SET outcome = 'failure'`)).rejects.toThrow(
       /permission denied/,
     );
     await expect(query(urls.appUrl, `DELETE FROM audit_events`)).rejects.toThrow(/permission denied/);
     await expect(query(urls.appUrl, `TRUNCATE audit_events`)).rejects.toThrow(/permission denied/);
+    for (const sql of [`UPDATE audit_seals SET hash = 'x'`, `DELETE FROM audit_seals`, `TRUNCATE audit_seals`]) {
+      await expect(query(urls.appUrl, sql)).rejects.toThrow(/permission denied/);
+    }
     const role = await query(urls.appUrl, `SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user`);
     expect(role.rows[0]).toEqual({ rolsuper: false, rolbypassrls: false });
   });

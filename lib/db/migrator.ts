@@ -41,6 +41,9 @@ export async function migrate(
   const result: MigrationResult = { applied: [], skipped: [] };
   try {
     await client.query("SELECT pg_advisory_lock($1)", [LOCK_ID]);
+    // Row-level security is FORCED for the owner too: a migration that moves data works across
+    // every tenant, explicitly (a no-op before the RLS migration exists).
+    await client.query(`SET app.tenant_id = '*'`);
     await client.query(`CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
       "id" VARCHAR(36) PRIMARY KEY NOT NULL,
       "checksum" VARCHAR(64) NOT NULL,
@@ -98,5 +101,6 @@ export async function grantAppRole(client: pg.Client, role: string): Promise<voi
   await client.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${r}`);
   await client.query(`REVOKE ALL ON TABLE "_prisma_migrations" FROM ${r}`);
   // The audit trail is append-only for the app: it may add events, never change or remove them.
-  await client.query(`REVOKE UPDATE, DELETE, TRUNCATE ON TABLE audit_events FROM ${r}`);
+  // Likewise its hash chain (audit_seals), which only the worker's sealer appends to.
+  await client.query(`REVOKE UPDATE, DELETE, TRUNCATE ON TABLE audit_events, audit_seals FROM ${r}`);
 }

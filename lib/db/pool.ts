@@ -2,11 +2,16 @@ import pg from "pg";
 import { setting } from "../config/env";
 
 // bigint/int8 → JS string is pg's default; we keep it (ids never lose precision).
-const globalForPool = globalThis as unknown as { hmsPool?: pg.Pool };
+const globalForPool = globalThis as unknown as { hmsPool?: pg.Pool; hmsSystemPool?: pg.Pool };
 
-export function createPool(connectionString: string, max = 10): pg.Pool {
+/**
+ * `allTenants`: every connection of the pool starts with app.tenant_id = '*' (the system scope of
+ * row-level security, decision 017). Only systemPool() asks for it.
+ */
+export function createPool(connectionString: string, max = 10, opts: { allTenants?: boolean } = {}): pg.Pool {
   const pool = new pg.Pool({
     connectionString,
+    ...(opts.allTenants ? { options: "-c app.tenant_id=*" } : {}),
     max,
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
@@ -18,14 +23,31 @@ export function createPool(connectionString: string, max = 10): pg.Pool {
   return pool;
 }
 
-/** The process-wide pool for the app role (DATABASE_URL). */
+function databaseUrl(): string {
+  const url = process.env.DATABASE_URL;
+  if (!url) throw new Error("DATABASE_URL is not set");
+  return url;
+}
+
+/**
+ * The process-wide pool for tenant-facing work (app role, DATABASE_URL). Its connections carry
+ * no tenant: under row-level security a query sees no tenant-owned row unless it runs inside
+ * withTenant() (lib/db/tenant-scope.ts).
+ */
 export function pool(): pg.Pool {
-  if (!globalForPool.hmsPool) {
-    const url = process.env.DATABASE_URL;
-    if (!url) throw new Error("DATABASE_URL is not set");
-    globalForPool.hmsPool = createPool(url, setting("HMS_DB_POOL_SIZE"));
-  }
+  globalForPool.hmsPool ??= createPool(databaseUrl(), setting("HMS_DB_POOL_SIZE"));
   return globalForPool.hmsPool;
+}
+
+/**
+ * The pool for work that serves every tenant at once and acts for none of them: the worker's
+ * loops, the gateway's routing table and breakers, the shared rate limiter, traffic roll-ups,
+ * metrics, sign-in lookups. Its connections start in the all-tenants scope. Request handlers
+ * never use it for a caller's data: they use withTenant(), or the audited admin path.
+ */
+export function systemPool(): pg.Pool {
+  globalForPool.hmsSystemPool ??= createPool(databaseUrl(), setting("HMS_DB_POOL_SIZE"), { allTenants: true });
+  return globalForPool.hmsSystemPool;
 }
 
 /** Runs `fn` in one transaction on one connection; rolls back on any error. */
@@ -48,3 +70,6 @@ export async function withTransaction<T>(p: pg.Pool, fn: (c: pg.PoolClient) => P
     client.release(broken);
   }
 }
+
+/** Anything that runs a query: a pool, or a (tenant-scoped) transaction's client. */
+export type Queryable = Pick<pg.Pool, "query">;

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { Principal } from "../auth/principal";
 import { demoModeInThisProcess, setting } from "../config/env";
-import { pool } from "../db/pool";
+import { withTenantOrAll } from "../db/tenant-scope";
 import { AppError } from "../http/app-error";
 import { fleetInstances, fleetModes, instanceUrl, type FleetMode } from "./fleet-spec";
 
@@ -41,13 +41,16 @@ interface DemoInstanceRow {
 
 async function visibleFleetInstances(p: Principal, basePort: number) {
   const byUrl = new Map(fleetInstances.map((spec) => [instanceUrl(spec, basePort), spec]));
-  const { rows } = await pool().query<DemoInstanceRow>(
-    `SELECT i.id AS instance_id, s.name AS service, i.tenant_id, i.region, i.url
+  if (p.tenantId === null && p.role !== "admin") return []; // a tenantless operator sees none
+  const { rows } = await withTenantOrAll(p.tenantId, (c) =>
+    c.query<DemoInstanceRow>(
+      `SELECT i.id AS instance_id, s.name AS service, i.tenant_id, i.region, i.url
        FROM instances i JOIN services s ON s.id = i.service_id
       WHERE i.url = ANY($1) AND ($2::boolean OR i.tenant_id = $3)
       ORDER BY s.name, i.region`,
-    // a global admin sees every agency's; anyone else only their own (a tenantless operator: none)
-    [[...byUrl.keys()], p.role === "admin" && p.tenantId === null, p.tenantId ?? ""],
+      // a global admin sees every agency's; anyone else only their own (a tenantless operator: none)
+      [[...byUrl.keys()], p.role === "admin" && p.tenantId === null, p.tenantId ?? ""],
+    ),
   );
   return rows.map((r) => ({ ...r, key: byUrl.get(r.url)!.key }));
 }

@@ -1,6 +1,6 @@
 import type http from "node:http";
 import { setting } from "../config/env";
-import { pool } from "../db/pool";
+import { systemPool } from "../db/pool";
 import { networkPolicyFromEnv } from "../net/network-policy";
 import { rateLimitedProblem, rateLimitHeaders } from "../ratelimit/rate-limit-headers";
 import { rateLimiter, type RateDecision } from "../ratelimit/shared-limiter";
@@ -18,7 +18,7 @@ const g = globalThis as unknown as { hmsGateway?: Gateway<RateDecision> };
 export function defaultGateway(): Gateway<RateDecision> {
   if (!g.hmsGateway) {
     g.hmsGateway = new Gateway<RateDecision>({
-      db: pool(),
+      db: systemPool(),
       replicaId: replicaId(),
       listenUrl: process.env.DATABASE_URL,
       policy: networkPolicyFromEnv(),

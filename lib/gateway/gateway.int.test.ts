@@ -5,7 +5,7 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { publicJwks } from "../auth/signing-keys";
 import { forceCircuit } from "../circuit/circuit-store";
-import { createPool, pool } from "../db/pool";
+import { createPool, systemPool } from "../db/pool";
 import { rateLimitedProblem, rateLimitHeaders } from "../ratelimit/rate-limit-headers";
 import { SharedRateLimiter, type RateDecision } from "../ratelimit/shared-limiter";
 import { createHealthService, type InstanceSpec } from "../health/test-fixtures";
@@ -18,7 +18,7 @@ import { startTestGateway, type TestGateway } from "./test-gateway";
  * The gateway against real upstreams on 127.0.0.1 and the real database: forwarding, header
  * policy, balancing, breakers, failover, forced states, replicas converging, timeouts, streaming.
  */
-const db = () => pool();
+const db = () => systemPool();
 
 async function gatewayService(
   tenantId: string,
@@ -547,7 +547,7 @@ describe("rate limits across two replicas", () => {
       `INSERT INTO rate_limits (tenant_id, scope, rps, burst, updated_by) VALUES ($1, '*', $2, $3, 'test')`,
       [a.tenantId, rps, burst],
     );
-    const pools = [createPool(process.env.DATABASE_URL!, 4), createPool(process.env.DATABASE_URL!, 4)];
+    const pools = [1, 2].map(() => createPool(process.env.DATABASE_URL!, 4, { allTenants: true }));
     const limiters = pools.map((p, n) => new SharedRateLimiter({ pool: p, replicaId: `rl-${n}` }));
     await Promise.all(limiters.map((l) => l.start()));
     const replicas = await Promise.all(
@@ -613,7 +613,7 @@ describe("access log", () => {
       { level: "info" },
       { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) },
     );
-    const p = createPool(process.env.DATABASE_URL!, 2);
+    const p = createPool(process.env.DATABASE_URL!, 2, { allTenants: true });
     const limiter = new SharedRateLimiter({ pool: p, replicaId: "log-test" });
     await limiter.start();
     const g = await startTestGateway<RateDecision>({

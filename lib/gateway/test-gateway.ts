@@ -3,7 +3,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import ipaddr from "ipaddr.js";
 import pino from "pino";
-import { pool } from "../db/pool";
+import { systemPool } from "../db/pool";
 import type { NetworkPolicy } from "../net/network-policy";
 import { Gateway, type GatewayDeps, type RateDecisionLike } from "./gateway";
 
@@ -27,7 +27,7 @@ export async function startTestGateway<D extends RateDecisionLike = RateDecision
   over: Partial<GatewayDeps<D>> = {},
 ): Promise<TestGateway<D>> {
   const gateway = new Gateway<D>({
-    db: pool(),
+    db: systemPool(),
     replicaId: `test-${randomBytes(4).toString("hex")}`,
     listenUrl: process.env.DATABASE_URL,
     policy: loopbackPolicy,

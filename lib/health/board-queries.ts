@@ -1,6 +1,7 @@
 import type pg from "pg";
 import { z } from "zod";
 import type { Principal } from "../auth/principal";
+import { resolveTenant } from "../tenancy/tenant-access";
 import {
   serviceBreakersLateral,
   serviceCircuitSummary,
@@ -76,18 +77,9 @@ export interface Board {
 
 /**
  * The tenant a caller's board shows: a global admin every tenant (or `?tenant=`); anyone else
- * their own tenant only — another tenant's name is a 403, a caller without a tenant too.
+ * their own tenant only — another tenant's name is a 404, a caller without a tenant a 403.
  */
-export function boardTenant(p: Principal, tenantParam: string | undefined): string | null {
-  if (p.tenantId === null) {
-    if (p.role === "admin") return tenantParam ?? null;
-    throw new AppError("tenant_forbidden", "Your account is not bound to a tenant.");
-  }
-  if (tenantParam !== undefined && tenantParam !== p.tenantId) {
-    throw new AppError("tenant_forbidden", "You may only see your own tenant's services.");
-  }
-  return p.tenantId;
-}
+export const boardTenant = resolveTenant;
 
 /** Worst first: red, yellow, unknown, green; services in maintenance last. */
 const RANK_SQL = `CASE WHEN s.maintenance THEN 4 WHEN s.status = 'red' THEN 0 WHEN s.status = 'yellow' THEN 1
@@ -211,7 +203,7 @@ export function boardPageParams(tenant: string | null, q: BoardQuery): unknown[]
  * rest by colour (green + yellow + red + unknown + maintenance = total). It covers the caller's
  * tenant scope and ignores `status`, `q` and the cursor: it is the board's header.
  */
-export async function board(db: pg.Pool, p: Principal, q: BoardQuery): Promise<Board> {
+export async function board(db: Pick<pg.Pool, "query">, p: Principal, q: BoardQuery): Promise<Board> {
   const tenant = boardTenant(p, q.tenant);
   const params = boardPageParams(tenant, q);
   const [summary, page] = await Promise.all([

@@ -1,3 +1,4 @@
+import type { Queryable } from "../db/pool";
 import type pg from "pg";
 import { z } from "zod";
 import type { Principal } from "../auth/principal";
@@ -42,7 +43,7 @@ export function workerLivenessFrom(r: WorkerLivenessRow): WorkerLiveness {
   return { lastLoopAt: r.last_loop?.toISOString() ?? null, stale, staleAfterSeconds };
 }
 
-export async function workerLiveness(db: pg.Pool): Promise<WorkerLiveness> {
+export async function workerLiveness(db: Queryable): Promise<WorkerLiveness> {
   const { rows } = await db.query<WorkerLivenessRow>(`SELECT ${WORKER_LIVENESS_COLUMNS}`);
   return workerLivenessFrom(rows[0]!);
 }
@@ -122,7 +123,7 @@ function combine(
   return { status, reason: why.length ? why.join("; ") : null };
 }
 
-export async function healthReport(db: pg.Pool, p: Principal | null, tenantParam?: string): Promise<HealthReport> {
+export async function healthReport(db: Queryable, p: Principal | null, tenantParam?: string): Promise<HealthReport> {
   const scope = reportScope(p, tenantParam);
   if (!p) {
     // Anonymous: the overall status of every service, no names.

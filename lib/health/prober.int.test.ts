@@ -1,6 +1,6 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pool, withTransaction } from "@/lib/db/pool";
+import { systemPool, withTransaction } from "@/lib/db/pool";
 import { networkPolicyFromEnv, type NetworkPolicy } from "@/lib/net/network-policy";
 import { createTenant } from "@/lib/testing/fixtures";
 import { BUCKET_COUNT, bucketIndex } from "./latency-buckets";
@@ -34,10 +34,10 @@ async function upstream(...args: Parameters<typeof startUpstream>): Promise<Upst
 
 /** One round for this tenant's instances only (other test files' instances are left alone). */
 function round(tenantId: string, extra: Partial<ProbeRoundOptions> = {}) {
-  return runProbeRound({ pool: pool(), workerId: "w-test", policy, tenantId, ...extra });
+  return runProbeRound({ pool: systemPool(), workerId: "w-test", policy, tenantId, ...extra });
 }
 async function dueNow(tenantId: string) {
-  await pool().query(
+  await systemPool().query(
     `UPDATE instances SET next_check_at = now() WHERE tenant_id = $1 AND next_check_at <> 'infinity'`,
     [tenantId],
   );
@@ -49,7 +49,7 @@ async function probe(tenantId: string, extra: Partial<ProbeRoundOptions> = {}) {
 }
 
 async function instanceRow(id: string) {
-  const { rows } = await pool().query(
+  const { rows } = await systemPool().query(
     `SELECT status, status_reason AS reason, consecutive_failures AS cf, consecutive_successes AS cs, last_checked_at,
             last_latency_ms, last_error, next_check_at, leased_until, leased_by
        FROM instances WHERE id = $1`,
@@ -58,21 +58,21 @@ async function instanceRow(id: string) {
   return rows[0];
 }
 async function serviceRow(id: string) {
-  const { rows } = await pool().query(
+  const { rows } = await systemPool().query(
     `SELECT status, status_reason AS reason, maintenance, status_changed_at FROM services WHERE id = $1`,
     [id],
   );
   return rows[0];
 }
 async function events(serviceId: string) {
-  const { rows } = await pool().query<{ status: string; reason: string | null }>(
+  const { rows } = await systemPool().query<{ status: string; reason: string | null }>(
     `SELECT status, reason FROM service_status_events WHERE service_id = $1 ORDER BY id`,
     [serviceId],
   );
   return rows;
 }
 async function checks(instanceId: string) {
-  const { rows } = await pool().query(
+  const { rows } = await systemPool().query(
     `SELECT outcome, http_status, latency_ms, error, worker_id FROM health_checks WHERE instance_id = $1 ORDER BY id`,
     [instanceId],
   );
@@ -85,7 +85,7 @@ async function setup(
   instances: Parameters<typeof createHealthService>[3],
 ) {
   const tenantId = await createTenant("hp");
-  const svc = await createHealthService(pool(), tenantId, settings, instances);
+  const svc = await createHealthService(systemPool(), tenantId, settings, instances);
   return { tenantId, svc };
 }
 
@@ -219,7 +219,7 @@ describe("runProbeRound: instance transitions", () => {
     const id = svc.instanceIds[0]!;
     const circuit = async () =>
       (
-        await pool().query<{ state: string; reason: string; half_open: boolean }>(
+        await systemPool().query<{ state: string; reason: string; half_open: boolean }>(
           `SELECT state, reason, open_until <= now() AS half_open FROM circuits WHERE instance_id = $1`,
           [id],
         )
@@ -320,7 +320,7 @@ describe("runProbeRound: drained instances and service rules", () => {
       reason: "1 of 2 instances red (primary: HTTP 503 (1 failure))",
     });
 
-    await pool().query(`UPDATE instances SET enabled = false, next_check_at = now() WHERE id = $1`, [
+    await systemPool().query(`UPDATE instances SET enabled = false, next_check_at = now() WHERE id = $1`, [
       svc.instanceIds[1],
     ]);
     const hitsBefore = bad.totalHits();
@@ -369,16 +369,16 @@ describe("runProbeRound: drained instances and service rules", () => {
     const up = await upstream();
     const { tenantId, svc } = await setup({}, [{ url: up.url }, { url: `${up.url}/b` }]);
     await probe(tenantId);
-    await pool().query(`UPDATE instances SET enabled = false WHERE id = $1`, [svc.instanceIds[0]]);
-    await pool().query(`UPDATE instances SET enabled = false WHERE id = $1`, [svc.instanceIds[1]]);
-    const first = await withTransaction(pool(), (tx) => recomputeServiceStatus(tx, svc.id));
+    await systemPool().query(`UPDATE instances SET enabled = false WHERE id = $1`, [svc.instanceIds[0]]);
+    await systemPool().query(`UPDATE instances SET enabled = false WHERE id = $1`, [svc.instanceIds[1]]);
+    const first = await withTransaction(systemPool(), (tx) => recomputeServiceStatus(tx, svc.id));
     expect(first).toMatchObject({
       changed: true,
       statusChanged: true,
       status: "red",
       reason: "no enabled instances (2 instances drained)",
     });
-    const second = await withTransaction(pool(), (tx) => recomputeServiceStatus(tx, svc.id));
+    const second = await withTransaction(systemPool(), (tx) => recomputeServiceStatus(tx, svc.id));
     expect(second).toMatchObject({ changed: false, statusChanged: false, status: "red" });
     expect((await events(svc.id)).map((e) => e.status)).toEqual(["green", "red"]);
   });
@@ -400,7 +400,7 @@ describe("runProbeRound: storage, notification, leases and scheduling", () => {
     await probe(tenantId, { now }); // refused: no latency
     await up.up();
 
-    const { rows } = await pool().query(
+    const { rows } = await systemPool().query(
       `SELECT minute, passes, warns, fails, latency_sum_ms::int AS sum, latency_max_ms AS max, latency_buckets AS b
          FROM health_rollups WHERE instance_id = $1`,
       [id],
@@ -419,7 +419,7 @@ describe("runProbeRound: storage, notification, leases and scheduling", () => {
     expect(r.sum).toBe(answered.reduce((a, b) => a + b, 0));
     expect(r.max).toBe(Math.max(...answered));
     expect(r.max).toBeGreaterThanOrEqual(60);
-    const at = await pool().query(`SELECT DISTINCT at FROM health_checks WHERE instance_id = $1`, [id]);
+    const at = await systemPool().query(`SELECT DISTINCT at FROM health_checks WHERE instance_id = $1`, [id]);
     expect(at.rows.map((x) => x.at.getTime())).toEqual([minute + 10_000]);
   });
 
@@ -427,7 +427,7 @@ describe("runProbeRound: storage, notification, leases and scheduling", () => {
     const listener = new pg.Client({ connectionString: process.env.DATABASE_URL });
     await listener.connect();
     const got: { payload: string; status: string }[] = [];
-    const reader = pool();
+    const reader = systemPool();
     listener.on("notification", (n) => {
       // reading on another connection proves the state was committed before the NOTIFY
       void reader
@@ -463,7 +463,7 @@ describe("runProbeRound: storage, notification, leases and scheduling", () => {
     for (let s = 0; s < 4; s++) {
       svcs.push(
         await createHealthService(
-          pool(),
+          systemPool(),
           tenantId,
           {},
           Array.from({ length: 10 }, (_, i) => ({ url: `${up.url}/s${s}i${i}` })),
@@ -486,7 +486,7 @@ describe("runProbeRound: storage, notification, leases and scheduling", () => {
       for (const [path, n] of up.hits) expect([path, n]).toEqual([path, roundNo]);
       expect(up.hits.size).toBe(40);
     }
-    const { rows } = await pool().query<{ instance_id: string; n: number; workers: string[] }>(
+    const { rows } = await systemPool().query<{ instance_id: string; n: number; workers: string[] }>(
       `SELECT instance_id, count(*)::int AS n, array_agg(DISTINCT worker_id) AS workers
          FROM health_checks WHERE instance_id = ANY($1::uuid[]) GROUP BY instance_id`,
       [ids],
@@ -501,12 +501,12 @@ describe("runProbeRound: storage, notification, leases and scheduling", () => {
   it("skips an instance leased by another worker until that lease expires", async () => {
     const up = await upstream();
     const { tenantId, svc } = await setup({}, [{ url: up.url }]);
-    await pool().query(
+    await systemPool().query(
       `UPDATE instances SET leased_until = now() + interval '1 minute', leased_by = 'other' WHERE id = $1`,
       [svc.instanceIds[0]],
     );
     expect(await round(tenantId)).toMatchObject({ leased: 0 });
-    await pool().query(`UPDATE instances SET leased_until = now() - interval '1 second' WHERE id = $1`, [
+    await systemPool().query(`UPDATE instances SET leased_until = now() - interval '1 second' WHERE id = $1`, [
       svc.instanceIds[0],
     ]);
     expect(await round(tenantId)).toMatchObject({ leased: 1, probed: 1 });
@@ -519,7 +519,7 @@ describe("runProbeRound: storage, notification, leases and scheduling", () => {
     const pending = round(tenantId);
     await expect.poll(() => up.totalHits(), { timeout: 2_000 }).toBe(1);
     // another worker took the lease over while the probe was in flight
-    await pool().query(
+    await systemPool().query(
       `UPDATE instances SET leased_by = 'w-other', leased_until = now() + interval '1 minute' WHERE id = $1`,
       [id],
     );
@@ -533,7 +533,7 @@ describe("runProbeRound: storage, notification, leases and scheduling", () => {
     const up = await upstream({ kind: "slow", delayMs: 150 });
     const { tenantId, svc } = await setup({ checkIntervalSeconds: 5 }, [{ url: up.url }]);
     const id = svc.instanceIds[0]!;
-    const { rows } = await pool().query<{ s: Date }>(
+    const { rows } = await systemPool().query<{ s: Date }>(
       `UPDATE instances SET next_check_at = now() - interval '1 second' WHERE id = $1 RETURNING next_check_at AS s`,
       [id],
     );
@@ -542,10 +542,10 @@ describe("runProbeRound: storage, notification, leases and scheduling", () => {
     expect((await instanceRow(id)).next_check_at.getTime()).toBe(scheduled + 5_000);
 
     // missed by an hour (worker down): the next check is an interval from now, not a catch-up burst
-    await pool().query(`UPDATE instances SET next_check_at = now() - interval '1 hour' WHERE id = $1`, [id]);
-    const before = (await pool().query<{ t: Date }>(`SELECT now() AS t`)).rows[0]!.t.getTime();
+    await systemPool().query(`UPDATE instances SET next_check_at = now() - interval '1 hour' WHERE id = $1`, [id]);
+    const before = (await systemPool().query<{ t: Date }>(`SELECT now() AS t`)).rows[0]!.t.getTime();
     await round(tenantId);
-    const after = (await pool().query<{ t: Date }>(`SELECT now() AS t`)).rows[0]!.t.getTime();
+    const after = (await systemPool().query<{ t: Date }>(`SELECT now() AS t`)).rows[0]!.t.getTime();
     const next = (await instanceRow(id)).next_check_at.getTime();
     expect(next).toBeGreaterThanOrEqual(before + 5_000);
     expect(next).toBeLessThanOrEqual(after + 5_000);
@@ -555,12 +555,12 @@ describe("runProbeRound: storage, notification, leases and scheduling", () => {
     const up = await upstream();
     const tenantId = await createTenant("hp");
     await createHealthService(
-      pool(),
+      systemPool(),
       tenantId,
       {},
       Array.from({ length: 12 }, (_, i) => ({ url: `${up.url}/n${i}` })),
     );
-    const r = await probeUntilIdle({ pool: pool(), workerId: "w-idle", policy, tenantId, batch: 5 });
+    const r = await probeUntilIdle({ pool: systemPool(), workerId: "w-idle", policy, tenantId, batch: 5 });
     expect(r).toMatchObject({ rounds: 3, leased: 12, probed: 12, pass: 12 });
   });
 
@@ -569,7 +569,7 @@ describe("runProbeRound: storage, notification, leases and scheduling", () => {
     const tenantId = await createTenant("hp");
     for (let s = 0; s < 20; s++) {
       await createHealthService(
-        pool(),
+        systemPool(),
         tenantId,
         // generous limits: this test is about the cap, not about a loaded CI host's latency
         { timeoutMs: 10_000, latencyBudgetMs: 10_000 },

@@ -1,3 +1,4 @@
+import type { Queryable } from "../db/pool";
 import type pg from "pg";
 import { z } from "zod";
 import type { Principal } from "../auth/principal";
@@ -26,7 +27,7 @@ function notFound(): AppError {
  * the one service of that name (400 when several tenants have one).
  */
 export async function findServiceForRead(
-  db: pg.Pool,
+  db: Queryable,
   p: Principal,
   name: string,
   tenantParam: string | undefined,
@@ -91,7 +92,7 @@ export interface ServiceHistory {
  * Every bucket of the range, oldest first, the current (partial) bucket last; buckets without
  * checks are zero with a null p95, so a chart's x axis is continuous. 15 / 60 / 288 / 168 points.
  */
-export async function serviceHistory(db: pg.Pool, svc: ServiceRef, range: HistoryRange): Promise<ServiceHistory> {
+export async function serviceHistory(db: Queryable, svc: ServiceRef, range: HistoryRange): Promise<ServiceHistory> {
   const { minutes, bucketMinutes } = historyRanges[range];
   const count = minutes / bucketMinutes;
   const { rows } = await db.query<{
@@ -156,7 +157,7 @@ export const FAILURES_LIMIT = 20;
  * health_checks through the (instance_id, at DESC) index, per instance (LATERAL), so it touches
  * at most 20 failures per instance after skipping that instance's recent passes.
  */
-export async function serviceFailures(db: pg.Pool, svc: ServiceRef): Promise<{ items: FailureItem[] }> {
+export async function serviceFailures(db: Queryable, svc: ServiceRef): Promise<{ items: FailureItem[] }> {
   const { rows } = await db.query<{
     at: Date;
     instance_id: string;

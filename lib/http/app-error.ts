@@ -16,15 +16,19 @@ export const errorCodes = {
   token_algorithm_not_allowed: 401,
   token_claim_invalid: 401,
   invalid_credentials: 401,
+  token_revoked: 401,
   // 403
   role_forbidden: 403,
   tenant_forbidden: 403,
   origin_forbidden: 403,
+  queue_forbidden: 403,
   // 404
   not_found: 404,
   // 409
   idempotency_key_in_flight: 409,
   service_exists: 409,
+  claim_transition_invalid: 409,
+  message_not_leased: 409,
   // 413
   payload_too_large: 413,
   // 415

@@ -1,7 +1,8 @@
 import { getToken } from "next-auth/jwt";
 import { verifyAccessToken } from "../auth/access-token";
 import { principalFromSessionToken } from "../auth/next-auth-options";
-import type { Principal } from "../auth/principal";
+import type { Caller, Principal } from "../auth/principal";
+import { isServiceToken, verifyServiceToken } from "../auth/service-tokens";
 import { AppError } from "./app-error";
 
 /**
@@ -30,6 +31,16 @@ export async function authenticateRequest(req: Request): Promise<Principal> {
     }
   }
   throw new AppError("token_missing", "Sign in, or send `Authorization: Bearer <token>`.");
+}
+
+/**
+ * Like authenticateRequest, but also accepts a service token (`Bearer hms_svc_…`), for the routes
+ * registered services call (queues, claim status).
+ */
+export async function authenticateCaller(req: Request): Promise<Caller> {
+  const m = /^Bearer[ ]+(\S+)\s*$/i.exec(req.headers.get("authorization") ?? "");
+  if (m && isServiceToken(m[1]!)) return verifyServiceToken(m[1]!);
+  return { kind: "user", ...(await authenticateRequest(req)) };
 }
 
 function parseCookies(header: string): Record<string, string> {

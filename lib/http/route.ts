@@ -1,7 +1,7 @@
 import type { z } from "zod";
-import type { Principal, Role } from "../auth/principal";
+import type { Caller, Principal, Role } from "../auth/principal";
 import { AppError } from "./app-error";
-import { authenticateRequest } from "./authenticate";
+import { authenticateCaller, authenticateRequest } from "./authenticate";
 import { problemResponse } from "./problem";
 import { requestMeta, type RequestMeta } from "./request-context";
 
@@ -43,6 +43,31 @@ export function authedRoute(opts: { roles?: readonly Role[] }, handler: (ctx: Au
       throw new AppError("role_forbidden", `This action needs the ${opts.roles.join(" or ")} role.`);
     }
     return handler({ ...ctx, principal });
+  });
+}
+
+export interface CallerContext extends PublicContext {
+  caller: Caller;
+}
+
+/**
+ * For routes that registered services call with a service token as well as users: `roles` limits
+ * the users; `services: true` lets service tokens in (their tenant and queue scope is checked by
+ * the handler's lib function).
+ */
+export function callerRoute(
+  opts: { roles?: readonly Role[]; services: boolean },
+  handler: (ctx: CallerContext) => Promise<Response>,
+) {
+  return publicRoute(async (ctx) => {
+    const caller = await authenticateCaller(ctx.req);
+    if (caller.kind === "service" && !opts.services) {
+      throw new AppError("role_forbidden", "Service tokens are not accepted here.");
+    }
+    if (caller.kind === "user" && opts.roles && !opts.roles.includes(caller.role)) {
+      throw new AppError("role_forbidden", `This action needs the ${opts.roles.join(" or ")} role.`);
+    }
+    return handler({ ...ctx, caller });
   });
 }
 

@@ -3,7 +3,7 @@ import type pg from "pg";
 import { appendAudit } from "../audit/append";
 import { logger } from "../telemetry/logger";
 import type { Principal } from "../auth/principal";
-import { withTransaction } from "../db/pool";
+import { withTenant } from "../db/tenant-scope";
 import type { PdfReport } from "../documents/pdf-inspect";
 import type { RequestMeta } from "../http/request-context";
 import { completeIdempotent, type StoredResponse } from "../idempotency/idempotency-key";
@@ -35,70 +35,74 @@ export async function storeClaim(
   input: StoreClaimInput,
 ): Promise<{ claimId: string; documentId: string }> {
   const { principal, body, report } = input;
-  const stored = await withTransaction(pool, async (tx) => {
-    const documentId = randomUUID();
-    const sha256 = body.sha256.toString("hex");
-    await tx.query(
-      `INSERT INTO documents (id, tenant_id, size_bytes, sha256, page_count, content_type, risky_features)
+  const stored = await withTenant(
+    principal.tenantId,
+    async (tx) => {
+      const documentId = randomUUID();
+      const sha256 = body.sha256.toString("hex");
+      await tx.query(
+        `INSERT INTO documents (id, tenant_id, size_bytes, sha256, page_count, content_type, risky_features)
        VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [documentId, principal.tenantId, body.size, sha256, report.pageCount, input.contentType, report.riskyFeatures],
-    );
-    let seq = 0;
-    for (const chunk of storageChunks(body.bytes, DOCUMENT_CHUNK_BYTES)) {
-      await tx.query(`INSERT INTO document_chunks (document_id, seq, tenant_id, data) VALUES ($1, $2, $3, $4)`, [
-        documentId,
-        seq++,
-        principal.tenantId,
-        chunk,
-      ]);
-    }
-    input.timing?.lap("chunks");
-    const { rows } = await tx.query<{ n: string }>(
-      `SELECT nextval(pg_get_serial_sequence('claims', 'number'))::text AS n`,
-    );
-    const number = rows[0]!.n;
-    const claimId = `CLM-${number}`;
-    await tx.query(
-      `INSERT INTO claims (id, number, tenant_id, veteran_id, document_id, status, updated_at)
-       VALUES ($1, $2, $3, $4, $5, 'QUEUED', now())`,
-      [claimId, number, principal.tenantId, principal.userId, documentId],
-    );
-    await tx.query(
-      `INSERT INTO claim_events (claim_id, tenant_id, status, note, actor) VALUES ($1, $2, 'QUEUED', $3, $4)`,
-      [claimId, principal.tenantId, `Received ${report.pageCount}-page PDF (${body.size} bytes)`, principal.username],
-    );
-    await tx.query(`INSERT INTO queue_messages (id, tenant_id, queue, payload) VALUES ($1, $2, $3, $4)`, [
-      randomUUID(),
-      principal.tenantId,
-      CLAIM_REVIEW_QUEUE,
-      { claimId, documentId, sha256 },
-    ]);
-    await appendAudit(
-      {
-        tenantId: principal.tenantId,
-        actor: principal.username,
-        action: "claim.intake",
-        target: claimId,
-        outcome: "success",
-        traceId: input.meta.traceId,
-        ip: input.meta.ip,
-        data: {
+        [documentId, principal.tenantId, body.size, sha256, report.pageCount, input.contentType, report.riskyFeatures],
+      );
+      let seq = 0;
+      for (const chunk of storageChunks(body.bytes, DOCUMENT_CHUNK_BYTES)) {
+        await tx.query(`INSERT INTO document_chunks (document_id, seq, tenant_id, data) VALUES ($1, $2, $3, $4)`, [
           documentId,
-          sha256,
-          sizeBytes: body.size,
-          pages: report.pageCount,
-          riskyFeatures: report.riskyFeatures,
+          seq++,
+          principal.tenantId,
+          chunk,
+        ]);
+      }
+      input.timing?.lap("chunks");
+      const { rows } = await tx.query<{ n: string }>(
+        `SELECT nextval(pg_get_serial_sequence('claims', 'number'))::text AS n`,
+      );
+      const number = rows[0]!.n;
+      const claimId = `CLM-${number}`;
+      await tx.query(
+        `INSERT INTO claims (id, number, tenant_id, veteran_id, document_id, status, updated_at)
+       VALUES ($1, $2, $3, $4, $5, 'QUEUED', now())`,
+        [claimId, number, principal.tenantId, principal.userId, documentId],
+      );
+      await tx.query(
+        `INSERT INTO claim_events (claim_id, tenant_id, status, note, actor) VALUES ($1, $2, 'QUEUED', $3, $4)`,
+        [claimId, principal.tenantId, `Received ${report.pageCount}-page PDF (${body.size} bytes)`, principal.username],
+      );
+      await tx.query(`INSERT INTO queue_messages (id, tenant_id, queue, payload) VALUES ($1, $2, $3, $4)`, [
+        randomUUID(),
+        principal.tenantId,
+        CLAIM_REVIEW_QUEUE,
+        { claimId, documentId, sha256 },
+      ]);
+      await appendAudit(
+        {
+          tenantId: principal.tenantId,
+          actor: principal.username,
+          action: "claim.intake",
+          target: claimId,
+          outcome: "success",
+          traceId: input.meta.traceId,
+          ip: input.meta.ip,
+          data: {
+            documentId,
+            sha256,
+            sizeBytes: body.size,
+            pages: report.pageCount,
+            riskyFeatures: report.riskyFeatures,
+          },
         },
-      },
-      tx,
-    );
-    if (input.idempotency) {
-      const { key, lockToken, requestHash } = input.idempotency;
-      await completeIdempotent(tx, principal.userId, key, lockToken, requestHash, input.response(claimId));
-    }
-    input.timing?.lap("rows");
-    return { claimId, documentId };
-  });
+        tx,
+      );
+      if (input.idempotency) {
+        const { key, lockToken, requestHash } = input.idempotency;
+        await completeIdempotent(tx, principal.userId, key, lockToken, requestHash, input.response(claimId));
+      }
+      input.timing?.lap("rows");
+      return { claimId, documentId };
+    },
+    pool,
+  );
   input.timing?.lap("commit");
   // Wake queue consumers after the commit, outside the transaction: a NOTIFY inside it would
   // serialise every intake commit (and its fsync) on PostgreSQL's notify-queue lock. A lost

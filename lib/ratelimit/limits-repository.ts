@@ -2,7 +2,8 @@ import type pg from "pg";
 import { z } from "zod";
 import { appendAudit } from "../audit/append";
 import type { Principal } from "../auth/principal";
-import { pool, withTransaction } from "../db/pool";
+import { pool } from "../db/pool";
+import { withTenant, withTenantOrAll } from "../db/tenant-scope";
 import { AppError } from "../http/app-error";
 import type { RequestMeta } from "../http/request-context";
 import { serviceName } from "../registry/service-schema";
@@ -89,7 +90,8 @@ async function authorize(p: Principal, tenant: string, access: Access, db: Query
     throw new AppError("role_forbidden", "Reading rate limits needs the admin or operator role.");
   }
   if (p.tenantId !== tenant && (p.tenantId !== null || p.role !== "admin")) {
-    throw new AppError("tenant_forbidden", "You may only see and change your own agency's rate limits.");
+    // 404 like any other tenant's object: the answer must not tell tenants apart.
+    throw new AppError("not_found", `No agency "${tenant}".`);
   }
   const { rows } = await db.query(`SELECT 1 FROM tenants WHERE id = $1`, [tenant]);
   if (rows.length === 0) throw new AppError("not_found", `No agency "${tenant}".`);
@@ -106,11 +108,10 @@ async function announce(tenant: string): Promise<void> {
 }
 
 export async function listLimits(p: Principal, tenant: string): Promise<{ items: LimitView[]; nextCursor: null }> {
-  const db = pool();
-  await authorize(p, tenant, "read", db);
-  const { rows } = await db.query<LimitRow>(`SELECT ${COLUMNS} FROM rate_limits WHERE tenant_id = $1 ${ORDER}`, [
-    tenant,
-  ]);
+  await authorize(p, tenant, "read", pool());
+  const { rows } = await withTenant(tenant, (c) =>
+    c.query<LimitRow>(`SELECT ${COLUMNS} FROM rate_limits WHERE tenant_id = $1 ${ORDER}`, [tenant]),
+  );
   return { items: rows.map(toView), nextCursor: null };
 }
 
@@ -122,7 +123,7 @@ export async function upsertLimit(
   opts: WriteOptions = {},
 ): Promise<LimitView> {
   const scope = scopeOf(input.service);
-  const view = await withTransaction(pool(), async (c) => {
+  const view = await withTenant(tenant, async (c) => {
     await authorize(p, tenant, "write", c);
     if (input.service) {
       const svc = await c.query(`SELECT 1 FROM services WHERE tenant_id = $1 AND name = $2`, [tenant, input.service]);
@@ -179,7 +180,7 @@ export async function deleteLimit(
   opts: WriteOptions = {},
 ): Promise<void> {
   const scope = scopeOf(service);
-  await withTransaction(pool(), async (c) => {
+  await withTenant(tenant, async (c) => {
     await authorize(p, tenant, "write", c);
     const { rows } = await c.query<{ rps: number; burst: number }>(
       `DELETE FROM rate_limits WHERE tenant_id = $1 AND scope = $2 RETURNING rps, burst`,
@@ -220,17 +221,18 @@ export interface TenantLimits {
 export async function limitsOverview(p: Principal): Promise<TenantLimits[]> {
   if (p.role !== "admin") throw new AppError("role_forbidden", "Rate limits are managed by admins.");
   const only = p.tenantId;
-  const db = pool();
-  const [tenants, limits, services] = await Promise.all([
-    db.query<{ id: string }>(`SELECT id FROM tenants WHERE ($1::text IS NULL OR id = $1) ORDER BY id`, [only]),
-    db.query<LimitRow>(`SELECT ${COLUMNS} FROM rate_limits WHERE ($1::text IS NULL OR tenant_id = $1) ${ORDER}`, [
-      only,
+  const [tenants, limits, services] = await withTenantOrAll(only, (db) =>
+    Promise.all([
+      db.query<{ id: string }>(`SELECT id FROM tenants WHERE ($1::text IS NULL OR id = $1) ORDER BY id`, [only]),
+      db.query<LimitRow>(`SELECT ${COLUMNS} FROM rate_limits WHERE ($1::text IS NULL OR tenant_id = $1) ${ORDER}`, [
+        only,
+      ]),
+      db.query<{ tenant_id: string; name: string }>(
+        `SELECT tenant_id, name FROM services WHERE ($1::text IS NULL OR tenant_id = $1) ORDER BY tenant_id, name`,
+        [only],
+      ),
     ]),
-    db.query<{ tenant_id: string; name: string }>(
-      `SELECT tenant_id, name FROM services WHERE ($1::text IS NULL OR tenant_id = $1) ORDER BY tenant_id, name`,
-      [only],
-    ),
-  ]);
+  );
   return tenants.rows.map(({ id }) => ({
     tenant: id,
     limits: limits.rows.filter((r) => r.tenant_id === id).map(toView),

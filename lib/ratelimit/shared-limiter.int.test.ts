@@ -2,7 +2,7 @@ import net from "node:net";
 import type pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Principal } from "../auth/principal";
-import { createPool, pool } from "../db/pool";
+import { createPool, systemPool } from "../db/pool";
 import { createTenant } from "../testing/fixtures";
 import { leaseTokens } from "./bucket-lease";
 import { upsertLimit } from "./limits-repository";
@@ -52,7 +52,7 @@ async function replica(
   name: string,
   opts: { listen?: boolean; url?: string; waitTimeoutMs?: number } = {},
 ): Promise<{ limiter: SharedRateLimiter; queries: () => number }> {
-  const real = createPool(opts.url ?? process.env.DATABASE_URL!, 4);
+  const real = createPool(opts.url ?? process.env.DATABASE_URL!, 4, { allTenants: true });
   const counted = countingPool(real);
   const limiter = new SharedRateLimiter({
     pool: counted.pool,
@@ -73,7 +73,7 @@ const decided = (d: RateDecision | Promise<RateDecision>) => Promise.resolve(d);
 describe("the shared bucket lease", () => {
   it("never grants more than the bucket holds, however many replicas lease at once", async () => {
     const tenant = await createTenant("rl");
-    const p = createPool(process.env.DATABASE_URL!, 10);
+    const p = createPool(process.env.DATABASE_URL!, 10, { allTenants: true });
     cleanups.push(() => p.end());
     // No row yet: the first leases race to create it, the rest queue on its row lock.
     const grants = await Promise.all(
@@ -210,7 +210,7 @@ describe("SharedRateLimiter", () => {
 
   it("reports the tighter of the tenant-wide and per-service limits, and needs a token from both", async () => {
     const tenant = await createTenant("rl-svc");
-    await pool().query(`INSERT INTO services (id, tenant_id, name) VALUES (gen_random_uuid(), $1, 'doc-review')`, [
+    await systemPool().query(`INSERT INTO services (id, tenant_id, name) VALUES (gen_random_uuid(), $1, 'doc-review')`, [
       tenant,
     ]);
     await setLimit(tenant, 1_000, 1_000);

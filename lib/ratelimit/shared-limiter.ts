@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { pool } from "../db/pool";
+import { systemPool } from "../db/pool";
 import { replicaId } from "../gateway/replica-id";
 import { logger } from "../telemetry/logger";
 import { leaseTokens, type LeaseResult } from "./bucket-lease";
@@ -382,7 +382,7 @@ const g = globalThis as unknown as { hmsRateLimiter?: SharedRateLimiter };
  */
 export function rateLimiter(): SharedRateLimiter {
   if (!g.hmsRateLimiter) {
-    g.hmsRateLimiter = new SharedRateLimiter({ pool: pool(), replicaId: replicaId() });
+    g.hmsRateLimiter = new SharedRateLimiter({ pool: systemPool(), replicaId: replicaId() });
     void g.hmsRateLimiter.start().catch((err: unknown) => logger.error({ err }, "rate limits: start failed"));
   }
   return g.hmsRateLimiter;

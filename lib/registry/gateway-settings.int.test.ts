@@ -1,6 +1,6 @@
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { pool, withTransaction } from "../db/pool";
+import { systemPool, withTransaction } from "../db/pool";
 import { json } from "../http/route";
 import { problemResponse } from "../http/problem";
 import { problemOf } from "../testing/call-route";
@@ -95,7 +95,7 @@ const exportYaml = (u: TestUser) => exportRegistryYaml(u);
 
 /** Every registry row of a tenant plus its registry audit count: equal before and after = nothing changed. */
 async function snapshot(tenantId: string) {
-  const { rows } = await pool().query(
+  const { rows } = await systemPool().query(
     `SELECT (SELECT coalesce(json_agg(s ORDER BY s.name), '[]') FROM services s WHERE s.tenant_id = $1) AS services,
             (SELECT coalesce(json_agg(i ORDER BY i.id), '[]') FROM instances i WHERE i.tenant_id = $1) AS instances,
             (SELECT count(*)::int FROM audit_events WHERE tenant_id = $1 AND action LIKE 'registry.%') AS audits`,
@@ -105,7 +105,7 @@ async function snapshot(tenantId: string) {
 }
 
 async function serviceId(tenantId: string, name: string): Promise<string> {
-  const { rows } = await pool().query<{ id: string }>(`SELECT id FROM services WHERE tenant_id = $1 AND name = $2`, [
+  const { rows } = await systemPool().query<{ id: string }>(`SELECT id FROM services WHERE tenant_id = $1 AND name = $2`, [
     tenantId,
     name,
   ]);
@@ -126,7 +126,7 @@ describe("gateway and breaker settings through the JSON API", () => {
     expect(back.status).toBe(200);
     expect(await back.json()).toMatchObject(CUSTOM);
     // In the columns the gateway reads, not only in the answer.
-    const { rows } = await pool().query(
+    const { rows } = await systemPool().query(
       `SELECT gateway_timeout_ms, forward_identity, breaker_failure_rate_pct, breaker_min_calls,
               breaker_consecutive_failures, breaker_window_seconds, breaker_open_seconds, breaker_half_open_calls
          FROM services WHERE tenant_id = $1 AND name = 'tuned'`,
@@ -181,7 +181,7 @@ describe("gateway and breaker settings through the JSON API", () => {
     expect((await post(a.admin, { name: "patch-one", ...CUSTOM, instances: [{ url: url() }] })).status).toBe(201);
     const id = await serviceId(a.tenantId, "patch-one");
     // Push the next probe into the future: a gateway setting must leave it there.
-    await pool().query(`UPDATE instances SET next_check_at = now() + interval '1 hour' WHERE service_id = $1`, [id]);
+    await systemPool().query(`UPDATE instances SET next_check_at = now() + interval '1 hour' WHERE service_id = $1`, [id]);
     const before = await (await get(a.admin, "patch-one")).json();
 
     const res = await patch(a.admin, "patch-one", { breakerOpenSeconds: 90 });
@@ -190,12 +190,12 @@ describe("gateway and breaker settings through the JSON API", () => {
     expect(after).toEqual({ ...before, breakerOpenSeconds: 90 });
     expect(await (await get(a.admin, "patch-one")).json()).toEqual(after);
 
-    const { rows } = await pool().query<{ data: { changes: string[] } }>(
+    const { rows } = await systemPool().query<{ data: { changes: string[] } }>(
       `SELECT data FROM audit_events WHERE tenant_id = $1 AND action = 'registry.service_update' AND target = 'patch-one'`,
       [a.tenantId],
     );
     expect(rows.map((r) => r.data.changes)).toEqual([["breakerOpenSeconds: 15 → 90"]]);
-    const due = await pool().query(
+    const due = await systemPool().query(
       `SELECT bool_or(next_check_at <= now()) AS due FROM instances WHERE service_id = $1`,
       [id],
     );
@@ -351,7 +351,7 @@ describe("NOTIFY hms_registry", () => {
       if (n.channel !== REGISTRY_CHANNEL || !n.payload) return;
       const id = n.payload;
       // Reading on another connection proves the change was committed before the notice arrived.
-      void pool()
+      void systemPool()
         .query<{ open: number; enabled: boolean | null }>(
           `SELECT breaker_open_seconds AS open, (SELECT bool_and(enabled) FROM instances WHERE service_id = s.id) AS enabled
              FROM services s WHERE id = $1`,
@@ -400,7 +400,7 @@ describe("NOTIFY hms_registry", () => {
 
   it("holds the notice until COMMIT, and sends none for a rolled-back or refused write", async () => {
     const t = await agencyWithAdmin();
-    const client = await pool().connect();
+    const client = await systemPool().connect();
     let id = "";
     try {
       await client.query("BEGIN");
@@ -418,7 +418,7 @@ describe("NOTIFY hms_registry", () => {
     expect(of(id)[0]!.exists).toBe(true);
 
     let rolledBack = "";
-    await withTransaction(pool(), async (tx) => {
+    await withTransaction(systemPool(), async (tx) => {
       rolledBack = await insertService(tx, t.tenantId, {
         name: "gone",
         instances: [{ url: url(), region: "primary", weight: 1 }],

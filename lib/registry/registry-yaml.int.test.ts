@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pool } from "../db/pool";
+import { systemPool } from "../db/pool";
 import { AppError } from "../http/app-error";
 import { createTenant, createUser, type TestUser } from "../testing/fixtures";
 import {
@@ -30,7 +30,7 @@ async function registryErrors(p: Promise<unknown>): Promise<RegistryError[]> {
 }
 
 async function importEvents(tenantId: string) {
-  const { rows } = await pool().query<{ actor: string; data: Record<string, number> }>(
+  const { rows } = await systemPool().query<{ actor: string; data: Record<string, number> }>(
     `SELECT actor, data FROM audit_events WHERE tenant_id = $1 AND action = 'registry.import'`,
     [tenantId],
   );

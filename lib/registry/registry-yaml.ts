@@ -1,7 +1,7 @@
 import { Document, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
 import { z } from "zod";
 import type { Principal } from "../auth/principal";
-import { pool, withTransaction } from "../db/pool";
+import { pool } from "../db/pool";
 import { AppError } from "../http/app-error";
 import { declaredLength, readBodyCapped } from "../intake/read-body";
 import {
@@ -14,6 +14,7 @@ import {
   insertService,
   loadServices,
   mapServiceExists,
+  inScope,
   scopeFor,
   type ServiceDiff,
   vetInstanceUrls,
@@ -443,15 +444,17 @@ async function diffAll(
 /** What an import would do, changing nothing (`?dry_run=1`). */
 export async function planImport(p: Principal, services: ServiceInput[], opts: ImportOptions): Promise<ImportPlan> {
   const pre = await prepare(p, services, opts);
-  return (await diffAll(pool(), services, pre, opts, false)).plan;
+  const scope = await scopeFor(p, opts.tenant, "write");
+  return (await inScope(scope, (tx) => diffAll(tx, services, pre, opts, false))).plan;
 }
 
 /** Runs the plan in one transaction (all or nothing), with one audit event per covered tenant. */
 export async function applyImport(p: Principal, services: ServiceInput[], opts: ImportOptions): Promise<ImportPlan> {
   const pre = await prepare(p, services, opts);
+  const scope = await scopeFor(p, opts.tenant, "write");
   return mapServiceExists(
     () =>
-      withTransaction(pool(), async (tx) => {
+      inScope(scope, async (tx) => {
         const { plan, ops } = await diffAll(tx, services, pre, opts, true);
         for (const op of ops) if (op.kind === "remove") await deleteServiceRow(tx, op.existing.id);
         for (const op of ops) if (op.kind === "update") await applyServiceDiff(tx, op.existing, op.diff);
@@ -520,7 +523,7 @@ export async function exportRegistryYaml(p: Principal, tenant?: string): Promise
   else if (scope.kind === "all") {
     tenants = (await pool().query<{ id: string }>(`SELECT id FROM tenants ORDER BY id`)).rows.map((r) => r.id);
   } else tenants = [];
-  const services = await loadServices(pool(), tenants, { lock: false });
+  const services = tenants.length === 0 ? [] : await inScope(scope, (c) => loadServices(c, tenants, { lock: false }));
   const withTenant = scope.kind === "all";
   const doc = new Document({
     services: services.map((s) => ({

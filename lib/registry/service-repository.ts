@@ -1,11 +1,12 @@
 import type pg from "pg";
 import { appendAudit } from "../audit/append";
 import type { Principal } from "../auth/principal";
-import { pool, withTransaction } from "../db/pool";
-import { db } from "../db/prisma";
+import { pool } from "../db/pool";
+import { ALL_TENANTS, withAllTenants, withTenant, withTenantPrisma } from "../db/tenant-scope";
 import { AppError, isAppError, type ErrorCode } from "../http/app-error";
 import type { RequestMeta } from "../http/request-context";
 import { checkUrlAllowed, networkPolicyFromEnv } from "../net/network-policy";
+import { auditAdminAccess } from "../tenancy/tenant-access";
 import { notifyRegistryChange } from "./registry-notify";
 import {
   DNS_LABEL,
@@ -85,6 +86,16 @@ export async function scopeFor(p: Principal, requested: string | undefined, acce
   return { kind: "tenant", tenantId: requested };
 }
 
+/**
+ * One transaction in a scope's row-level-security context: the tenant's, or every tenant's for a
+ * global admin (whose writes are audited by the operations themselves).
+ */
+export function inScope<T>(scope: Scope, fn: (tx: pg.PoolClient) => Promise<T>): Promise<T> {
+  if (scope.kind === "tenant") return withTenant(scope.tenantId, fn);
+  if (scope.kind === "all") return withAllTenants(fn);
+  throw new AppError("not_found", "Not found.");
+}
+
 /** The tenant a new service (or an import) is written to. A global admin must name it. */
 export async function tenantForCreate(p: Principal, requested: string | undefined): Promise<string> {
   const scope = await scopeFor(p, requested, "write");
@@ -135,8 +146,11 @@ const viewSelect = {
 };
 
 type ViewRow = Awaited<ReturnType<typeof findViews>>[number];
-function findViews(where: Record<string, unknown>, take: number) {
-  return db().service.findMany({ where, orderBy: [{ tenantId: "asc" }, { name: "asc" }], take, select: viewSelect });
+function findViews(scope: Scope, where: Record<string, unknown>, take: number) {
+  if (scope.kind === "none") return Promise.resolve([]);
+  return withTenantPrisma(scope.kind === "tenant" ? scope.tenantId : ALL_TENANTS, (tx) =>
+    tx.service.findMany({ where, orderBy: [{ tenantId: "asc" }, { name: "asc" }], take, select: viewSelect }),
+  );
 }
 
 function toView(s: ViewRow): ServiceView {
@@ -187,7 +201,7 @@ function ambiguous(name: string, tenants: string[]): AppError {
 
 async function viewByName(scope: Scope, name: string): Promise<ServiceView> {
   if (scope.kind === "none" || !DNS_LABEL.test(name)) throw notFound(name);
-  const rows = await findViews({ name, ...(scope.kind === "tenant" ? { tenantId: scope.tenantId } : {}) }, 2);
+  const rows = await findViews(scope, { name, ...(scope.kind === "tenant" ? { tenantId: scope.tenantId } : {}) }, 2);
   if (rows.length > 1) {
     throw ambiguous(
       name,
@@ -203,18 +217,35 @@ async function viewOf(tenantId: string, name: string): Promise<ServiceView> {
   return viewByName({ kind: "tenant", tenantId }, name);
 }
 
-export async function getService(p: Principal, name: string, tenant?: string): Promise<ServiceView> {
-  return viewByName(await scopeFor(p, tenant, "read"), name);
+/** A global admin's reads cross tenants: recorded in the audit trail (throttled per view). */
+async function auditRead(p: Principal, scope: Scope, meta: RequestMeta | undefined, view: string) {
+  if (meta && scope.kind !== "none") {
+    await auditAdminAccess({ principal: p, meta, view }, scope.kind === "tenant" ? scope.tenantId : null);
+  }
+}
+
+export async function getService(
+  p: Principal,
+  name: string,
+  tenant?: string,
+  meta?: RequestMeta,
+): Promise<ServiceView> {
+  const scope = await scopeFor(p, tenant, "read");
+  await auditRead(p, scope, meta, `service:${name}`);
+  return viewByName(scope, name);
 }
 
 export async function listServices(
   p: Principal,
   q: ListServicesQuery,
+  meta?: RequestMeta,
 ): Promise<{ items: ServiceView[]; nextCursor: string | null }> {
   const scope = await scopeFor(p, q.tenant, "read");
+  await auditRead(p, scope, meta, "services:list");
   if (scope.kind === "none") return { items: [], nextCursor: null };
   const c = q.cursor;
   const rows = await findViews(
+    scope,
     {
       ...(scope.kind === "tenant" ? { tenantId: scope.tenantId } : {}),
       ...(q.status ? { status: q.status } : {}),
@@ -745,7 +776,7 @@ export async function createService(p: Principal, input: ServiceInput, opts: Wri
   const warnings = await vetOrThrow(input.name, input.instances, opts);
   await mapServiceExists(
     () =>
-      withTransaction(pool(), async (tx) => {
+      withTenant(tenantId, async (tx) => {
         await insertService(tx, tenantId, desiredFromInput(input) as DesiredService & { name: string });
         await audit(tx, p, opts, {
           tenantId,
@@ -772,7 +803,7 @@ export async function updateService(
   let newName = name;
   await mapServiceExists(
     () =>
-      withTransaction(pool(), async (tx) => {
+      inScope(scope, async (tx) => {
         const existing = await lockByName(tx, scope, name);
         tenantId = existing.tenantId;
         const d = diffService(existing, patch);
@@ -793,7 +824,7 @@ export async function updateService(
 
 export async function deleteService(p: Principal, name: string, opts: WriteOptions = {}): Promise<void> {
   const scope = await scopeFor(p, opts.tenant, "write");
-  await withTransaction(pool(), async (tx) => {
+  await inScope(scope, async (tx) => {
     const existing = await lockByName(tx, scope, name);
     // Instances go with it (ON DELETE CASCADE); check history and roll-ups are left to retention.
     await deleteServiceRow(tx, existing.id);
@@ -821,7 +852,7 @@ export async function setInstanceEnabled(
   const isUuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(instanceId);
   let tenantId = "";
   let serviceName = name;
-  await withTransaction(pool(), async (tx) => {
+  await inScope(scope, async (tx) => {
     const existing = await lockByName(tx, scope, name);
     const inst = isUuid ? existing.instances.find((i) => i.id === instanceId.toLowerCase()) : undefined;
     if (!inst) throw new AppError("not_found", `Service "${name}" has no instance ${instanceId}.`);

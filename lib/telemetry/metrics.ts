@@ -1,7 +1,7 @@
 import type pg from "pg";
 import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { effectiveStateSql } from "../circuit/effective-state-sql";
-import { pool } from "../db/pool";
+import { systemPool } from "../db/pool";
 import { countRateLimited, countRequest } from "../traffic/traffic-recorder";
 import { CounterFamily, RequestFamily, type CounterSeries, type RequestSeries } from "./fast-metrics";
 import { logger } from "./logger";
@@ -304,7 +304,7 @@ export async function metricsText(
   opts: { tenant?: string | null; db?: pg.Pool } = {},
 ): Promise<{ contentType: string; body: string }> {
   const m = metrics();
-  await collectFleet(m, () => opts.db ?? pool());
+  await collectFleet(m, () => opts.db ?? systemPool());
   const body = await m.registry.metrics();
   const tenant = opts.tenant ?? null;
   return { contentType: m.registry.contentType, body: tenant === null ? body : onlyTenant(body, tenant) };

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { issueAccessToken } from "../auth/access-token";
 import { hashPassword } from "../auth/password";
 import type { Principal, Role } from "../auth/principal";
-import { pool } from "../db/pool";
+import { systemPool as pool } from "../db/pool";
 
 /** Test fixtures: each test makes its own tenant and users, so files never depend on each other. */
 export interface TestUser extends Principal {

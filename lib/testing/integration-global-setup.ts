@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
-import pg from "pg";
 import type { TestProject } from "vitest/node";
 import { startEphemeralDatabase } from "../db/ephemeral";
+import { createPool } from "../db/pool";
 import { seedDemo } from "../db/seed-demo";
 
 declare module "vitest" {
@@ -16,7 +16,7 @@ declare module "vitest" {
 /** One fresh, migrated PostgreSQL per integration run (embedded, or a new DB on an external server). */
 export default async function setup(project: TestProject) {
   const db = await startEphemeralDatabase();
-  const p = new pg.Pool({ connectionString: db.appUrl, max: 2 });
+  const p = createPool(db.appUrl, 2, { allTenants: true });
   await seedDemo(p, "demo-pass");
   await p.end();
   project.provide("databaseUrl", db.appUrl);

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { pool } from "@/lib/db/pool";
+import { systemPool } from "@/lib/db/pool";
 import { createTenant } from "@/lib/testing/fixtures";
 import { trafficSeries, type TenantTraffic, type TrafficPoint } from "./traffic-queries";
 
@@ -13,7 +13,7 @@ async function minute(
   at: string,
   v: { c2xx?: number; c3xx?: number; c4xx?: number; c5xx?: number; rl?: number; sum?: number; buckets?: number[] },
 ): Promise<number> {
-  const { rows } = await pool().query<{ minute: Date }>(
+  const { rows } = await systemPool().query<{ minute: Date }>(
     `INSERT INTO traffic_minutes (tenant_id, service, minute, c2xx, c3xx, c4xx, c5xx, rate_limited, latency_sum_ms, latency_buckets)
      VALUES ($1, $2, ${at}, $3, $4, $5, $6, $7, $8, $9) RETURNING minute`,
     [
@@ -59,7 +59,7 @@ describe("trafficSeries", () => {
     await minute(tenant, "intake", `date_trunc('minute', now()) - interval '3 minutes'`, { c2xx: 10, sum: 500 });
     const old = await minute(tenant, "docs", `date_trunc('minute', now()) - interval '30 minutes'`, { c2xx: 60 });
 
-    const s15 = await trafficSeries(pool(), { tenant, range: "15m" });
+    const s15 = await trafficSeries(systemPool(), { tenant, range: "15m" });
     expect(s15).toMatchObject({ range: "15m", bucketSeconds: 60 });
     expect(s15.tenants.map((t) => t.tenant)).toEqual([tenant]);
     const t15 = s15.tenants[0]!;
@@ -95,7 +95,7 @@ describe("trafficSeries", () => {
       ["intake", 10],
     ]);
 
-    const t1h = (await trafficSeries(pool(), { tenant, range: "1h" })).tenants[0]!;
+    const t1h = (await trafficSeries(systemPool(), { tenant, range: "1h" })).tenants[0]!;
     expect(t1h.points).toHaveLength(60);
     expect(pointAt(t1h, old)).toMatchObject({ c2xx: 60 });
     expect(t1h.totals.requests).toBe(170);
@@ -108,7 +108,7 @@ describe("trafficSeries", () => {
     await minute(tenant, "docs", `${bucket} + interval '5 minutes'`, { c2xx: 20 });
     await minute(tenant, "docs", `${bucket} + interval '14 minutes'`, { c2xx: 30, c4xx: 6 });
 
-    const s = await trafficSeries(pool(), { tenant, range: "24h" });
+    const s = await trafficSeries(systemPool(), { tenant, range: "24h" });
     expect(s.bucketSeconds).toBe(900);
     const t = s.tenants[0]!;
     expect(t.points).toHaveLength(96);
@@ -126,7 +126,7 @@ describe("trafficSeries", () => {
   it("divides the current, partial bucket by the minutes begun so far", async () => {
     const tenant = await createTenant("tq");
     const current = await minute(tenant, "docs", `date_trunc('minute', now())`, { c2xx: 120 });
-    const s = await trafficSeries(pool(), { tenant, range: "24h" });
+    const s = await trafficSeries(systemPool(), { tenant, range: "24h" });
     const points = s.tenants[0]!.points;
     expect(points.at(-1)!.partial).toBe(true);
     expect(points.filter((p) => p.partial)).toHaveLength(1);
@@ -143,7 +143,7 @@ describe("trafficSeries", () => {
     const start = await minute(tenant, "docs", hour, { c2xx: 60 });
     await minute(tenant, "docs", `${hour} + interval '59 minutes'`, { c2xx: 60, c3xx: 30 });
     await minute(tenant, "docs", `now() - interval '8 days'`, { c2xx: 1_000 });
-    const t = (await trafficSeries(pool(), { tenant, range: "7d" })).tenants[0]!;
+    const t = (await trafficSeries(systemPool(), { tenant, range: "7d" })).tenants[0]!;
     expect(t.points).toHaveLength(168);
     expect(pointAt(t, start)).toMatchObject({ c2xx: 2, c3xx: 0.5 });
     expect(t.totals.requests).toBe(150);
@@ -154,10 +154,10 @@ describe("trafficSeries", () => {
     await minute(b, "docs", `date_trunc('minute', now()) - interval '2 minutes'`, { c2xx: 2 });
     await minute(b, "intake", `date_trunc('minute', now()) - interval '2 minutes'`, { c2xx: 3 });
 
-    const onlyA = await trafficSeries(pool(), { tenant: a, range: "1h" });
+    const onlyA = await trafficSeries(systemPool(), { tenant: a, range: "1h" });
     expect(onlyA.tenants.map((t) => t.tenant)).toEqual([a]);
 
-    const all = await trafficSeries(pool(), { tenant: null, range: "1h" });
+    const all = await trafficSeries(systemPool(), { tenant: null, range: "1h" });
     const ours = all.tenants.filter((t) => t.tenant === a || t.tenant === b);
     const expected: [string, number][] = [
       [a, 1],
@@ -165,14 +165,14 @@ describe("trafficSeries", () => {
     ];
     expect(ours.map((t) => [t.tenant, t.totals.requests])).toEqual(expected.sort((x, y) => (x[0] < y[0] ? -1 : 1)));
 
-    const intake = await trafficSeries(pool(), { tenant: b, range: "1h", service: "intake" });
+    const intake = await trafficSeries(systemPool(), { tenant: b, range: "1h", service: "intake" });
     expect(intake.tenants[0]!.totals.requests).toBe(3);
     expect(intake.tenants[0]!.services.map((s) => s.service)).toEqual(["intake"]);
   });
 
   it("answers an empty list for a tenant without traffic", async () => {
     const tenant = await createTenant("tq");
-    const s = await trafficSeries(pool(), { tenant, range: "15m" });
+    const s = await trafficSeries(systemPool(), { tenant, range: "15m" });
     expect(s.tenants).toEqual([]);
     expect(Date.parse(s.to)).toBeGreaterThan(Date.parse(s.from));
   });

@@ -1,3 +1,4 @@
+import type { Queryable } from "../db/pool";
 import type pg from "pg";
 import { z } from "zod";
 import { BUCKET_COUNT, percentileFromBuckets, sumBucketsSql } from "../health/latency-buckets";
@@ -125,7 +126,7 @@ interface Row {
 }
 
 export async function trafficSeries(
-  db: pg.Pool,
+  db: Queryable,
   q: { tenant: string | null; range: TrafficRange; service?: string },
 ): Promise<TrafficSeries> {
   const { minutes, bucketMinutes } = trafficRanges[q.range];

@@ -1,5 +1,5 @@
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { createPool, pool } from "@/lib/db/pool";
+import { createPool, systemPool } from "@/lib/db/pool";
 import { recordGatewayRequest, recordIntakeRequest, recordRateLimited } from "@/lib/telemetry/metrics";
 import { createTenant } from "@/lib/testing/fixtures";
 import {
@@ -24,7 +24,7 @@ interface StoredRow {
 }
 
 async function rowsOf(tenant: string): Promise<StoredRow[]> {
-  const { rows } = await pool().query<StoredRow>(
+  const { rows } = await systemPool().query<StoredRow>(
     `SELECT service, minute, c2xx, c3xx, c4xx, c5xx, rate_limited, latency_sum_ms, latency_buckets
        FROM traffic_minutes WHERE tenant_id = $1 ORDER BY service, minute`,
     [tenant],
@@ -40,7 +40,7 @@ describe("traffic recorder", () => {
   beforeEach(async () => {
     // Each test drives flushing itself: no timer flush in between.
     await stopTrafficRecorder();
-    startTrafficRecorder(pool(), { flushIntervalMs: HOUR });
+    startTrafficRecorder(systemPool(), { flushIntervalMs: HOUR });
   });
   afterAll(async () => {
     await stopTrafficRecorder();
@@ -131,7 +131,7 @@ describe("traffic recorder", () => {
       await dead.end();
     }
 
-    startTrafficRecorder(pool(), { flushIntervalMs: HOUR });
+    startTrafficRecorder(systemPool(), { flushIntervalMs: HOUR });
     expect(await flushTraffic()).toEqual({ ok: true, rows: 1, kept: 0 });
     const [row] = await rowsOf(tenant);
     expect(row).toMatchObject({ c2xx: 2, c5xx: 1, latency_sum_ms: "60" });
@@ -151,7 +151,7 @@ describe("traffic recorder", () => {
     } finally {
       await dead.end();
     }
-    startTrafficRecorder(pool(), { flushIntervalMs: HOUR });
+    startTrafficRecorder(systemPool(), { flushIntervalMs: HOUR });
     await flushTraffic();
     expect((await rowsOf(tenant)).map((r) => r.minute.getTime())).toEqual([minuteAgo(8), minuteAgo(7), minuteAgo(6)]);
   });
@@ -170,7 +170,7 @@ describe("traffic recorder", () => {
   it("flushes by itself every interval", async () => {
     const tenant = await createTenant("tr");
     await stopTrafficRecorder();
-    startTrafficRecorder(pool(), { flushIntervalMs: 200 });
+    startTrafficRecorder(systemPool(), { flushIntervalMs: 200 });
     countRequest(tenant, "docs", 200, 1);
     await expect.poll(async () => (await rowsOf(tenant)).length, { timeout: 5_000, interval: 100 }).toBe(1);
   });

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { pool } from "../db/pool";
+import { systemPool } from "../db/pool";
 import { BUCKET_COUNT, bucketIndex } from "../health/latency-buckets";
 import { logger } from "../telemetry/logger";
 import { processState } from "../telemetry/process-global";
@@ -184,7 +184,7 @@ function autoStart(s: TrafficState): void {
   s.autoStartTried = true;
   if (!process.env.DATABASE_URL) return;
   try {
-    startTrafficRecorder(pool());
+    startTrafficRecorder(systemPool());
   } catch (err) {
     logger.warn({ err }, "traffic recorder could not start; traffic roll-ups are off in this process");
   }

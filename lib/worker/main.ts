@@ -1,7 +1,7 @@
 import { setMaxListeners } from "node:events";
 import { hostname } from "node:os";
 import { loadEnv } from "../config/env";
-import { pool } from "../db/pool";
+import { systemPool } from "../db/pool";
 import { PROBE_LOOP } from "../health/health-report";
 import { probeUntilIdle, PROBE_TICK_MS } from "../health/prober";
 import { rawRetentionHours, trimHealthHistory } from "../health/retention";
@@ -15,7 +15,8 @@ import { runLoops, type LoopSpec } from "./loop";
 // Stable across restarts so heartbeat rows do not pile up; set HMS_WORKER_ID for several workers on one host.
 const env = loadEnv();
 const workerId = env.HMS_WORKER_ID ?? hostname();
-const db = pool();
+// The worker serves every tenant: the all-tenants scope of row-level security (decision 017).
+const db = systemPool();
 // Refused loudly at start-up, not on the first probe.
 const policy = networkPolicyFromEnv();
 const rawHours = rawRetentionHours();

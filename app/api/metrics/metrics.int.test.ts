@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pool } from "@/lib/db/pool";
+import { systemPool } from "@/lib/db/pool";
 import { createHealthService, type TestService } from "@/lib/health/test-fixtures";
 import {
   labelValue,
@@ -29,18 +29,18 @@ describe("GET /api/metrics", () => {
     a = await createAgency();
     b = await createAgency();
     globalAdmin = await createUser("admin", null);
-    svc = await createHealthService(pool(), a.tenantId, { name: "docs" }, [
+    svc = await createHealthService(systemPool(), a.tenantId, { name: "docs" }, [
       { url: "http://127.0.0.1:9/docs/1", region: "primary", nextCheck: "never" },
       { url: "http://127.0.0.1:9/docs/2", region: "secondary", nextCheck: "never" },
     ]);
     const [open, healthy] = svc.instanceIds;
-    await pool().query(`UPDATE instances SET status = 'red', last_latency_ms = 1500 WHERE id = $1`, [open]);
-    await pool().query(`UPDATE instances SET status = 'green', last_latency_ms = 12 WHERE id = $1`, [healthy]);
-    await pool().query(
+    await systemPool().query(`UPDATE instances SET status = 'red', last_latency_ms = 1500 WHERE id = $1`, [open]);
+    await systemPool().query(`UPDATE instances SET status = 'green', last_latency_ms = 12 WHERE id = $1`, [healthy]);
+    await systemPool().query(
       `INSERT INTO circuits (instance_id, service_id, tenant_id, state) VALUES ($1, $2, $3, 'open'), ($4, $2, $3, 'half_open')`,
       [open, svc.id, a.tenantId, healthy],
     );
-    await pool().query(
+    await systemPool().query(
       `INSERT INTO circuit_events (instance_id, service_id, tenant_id, at, from_state, to_state, actor)
        VALUES ($1, $2, $3, now() - interval '10 minutes', 'closed', 'open', 'test'),
               ($1, $2, $3, now() - interval '5 minutes', 'half_open', 'open', 'test'),
@@ -117,7 +117,7 @@ describe("GET /api/metrics", () => {
   });
 
   it("reflects a breaker change at the next scrape (read from the database, the same on every replica)", async () => {
-    await pool().query(`UPDATE circuits SET state = 'closed' WHERE instance_id = $1`, [svc.instanceIds[0]]);
+    await systemPool().query(`UPDATE circuits SET state = 'closed' WHERE instance_id = $1`, [svc.instanceIds[0]]);
     const body = await (await scrape({ token: SCRAPE_TOKEN })).text();
     expect(body).toContain(
       `hms_circuit_state{tenant="${a.tenantId}",service="docs",instance_id="${svc.instanceIds[0]}",region="primary"} 0`,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pool } from "@/lib/db/pool";
+import { systemPool } from "@/lib/db/pool";
 import { createHealthService, type TestService } from "@/lib/health/test-fixtures";
 import { callRoute, problemOf } from "@/lib/testing/call-route";
 import { createTenant, createUser, type TestUser } from "@/lib/testing/fixtures";
@@ -32,21 +32,21 @@ const force = (user: TestUser | null, instanceId: string, body: unknown, raw?: s
   });
 
 async function auditRows(tenantId: string, instanceId: string) {
-  const { rows } = await pool().query<{ actor: string; outcome: string; data: { action: string; to: string } }>(
+  const { rows } = await systemPool().query<{ actor: string; outcome: string; data: { action: string; to: string } }>(
     `SELECT actor, outcome, data FROM audit_events WHERE tenant_id = $1 AND action = 'circuit.force' AND target = $2 ORDER BY id`,
     [tenantId, `instance:${instanceId}`],
   );
   return rows;
 }
 async function eventRows(instanceId: string) {
-  const { rows } = await pool().query<{ from_state: string; to_state: string; actor: string }>(
+  const { rows } = await systemPool().query<{ from_state: string; to_state: string; actor: string }>(
     `SELECT from_state, to_state, actor FROM circuit_events WHERE instance_id = $1 ORDER BY id`,
     [instanceId],
   );
   return rows;
 }
 async function circuitRowCount(instanceId: string): Promise<number> {
-  const { rows } = await pool().query<{ n: number }>(`SELECT count(*)::int AS n FROM circuits WHERE instance_id = $1`, [
+  const { rows } = await systemPool().query<{ n: number }>(`SELECT count(*)::int AS n FROM circuits WHERE instance_id = $1`, [
     instanceId,
   ]);
   return rows[0]!.n;
@@ -71,19 +71,19 @@ describe("GET /api/v1/circuits and POST /api/v1/circuits/<instanceId>/force", ()
     otherOperator = await createUser("operator", other);
     globalAdmin = await createUser("admin", null);
     homeless = await createUser("operator", null);
-    svc = await createHealthService(pool(), tenant, { name: "payments" }, [
+    svc = await createHealthService(systemPool(), tenant, { name: "payments" }, [
       { url: "http://127.0.0.1:9/pay/1", region: "primary", nextCheck: "never" },
       { url: "http://127.0.0.1:9/pay/2", region: "primary", nextCheck: "never" },
       { url: "http://127.0.0.1:9/pay/3", region: "secondary", nextCheck: "never" },
     ]);
-    hidden = await createHealthService(pool(), other, { name: "hidden" }, [
+    hidden = await createHealthService(systemPool(), other, { name: "hidden" }, [
       { url: "http://127.0.0.1:9/hidden/1", nextCheck: "never" },
     ]);
   });
 
   afterAll(async () => {
-    await pool().query(`DELETE FROM circuit_events WHERE tenant_id = ANY($1)`, [[tenant, other]]);
-    await pool().query(`DELETE FROM services WHERE tenant_id = ANY($1)`, [[tenant, other]]);
+    await systemPool().query(`DELETE FROM circuit_events WHERE tenant_id = ANY($1)`, [[tenant, other]]);
+    await systemPool().query(`DELETE FROM services WHERE tenant_id = ANY($1)`, [[tenant, other]]);
   });
 
   it("refuses veterans (403) and anonymous callers (401), for reads and for forces", async () => {
@@ -98,7 +98,7 @@ describe("GET /api/v1/circuits and POST /api/v1/circuits/<instanceId>/force", ()
     expect(await circuitRowCount(id)).toBe(0);
   });
 
-  it("lists an operator's own tenant only, as {items, nextCursor}; naming another tenant is 403", async () => {
+  it("lists an operator's own tenant only, as {items, nextCursor}; naming another tenant is 404", async () => {
     const res = await list(operator);
     expect(res.status).toBe(200);
     const body = (await res.json()) as { items: View[]; nextCursor: string | null; summary: { total: number } };
@@ -107,8 +107,8 @@ describe("GET /api/v1/circuits and POST /api/v1/circuits/<instanceId>/force", ()
     expect(body.nextCursor).toBeNull();
     expect(body.summary.total).toBe(3);
     expect(await problemOf(await list(operator, `?tenant=${other}`))).toMatchObject({
-      status: 403,
-      code: "tenant_forbidden",
+      status: 404,
+      code: "not_found",
     });
     expect(await problemOf(await list(homeless))).toMatchObject({ status: 403, code: "tenant_forbidden" });
   });

@@ -1,7 +1,6 @@
 import { circuitListQuery, listCircuits } from "@/lib/circuit/circuit-queries";
-import { pool } from "@/lib/db/pool";
-import { boardTenant } from "@/lib/health/board-queries";
 import { authedRoute, json, parseQuery } from "@/lib/http/route";
+import { inCallerScope } from "@/lib/tenancy/tenant-access";
 
 export const dynamic = "force-dynamic";
 
@@ -9,7 +8,8 @@ export const dynamic = "force-dynamic";
  * Every breaker the caller may see, worst first: operators and tenant-bound admins their
  * tenant's, global admins every tenant's (or `?tenant=`), with the same rules as the board.
  */
-export const GET = authedRoute({ roles: ["operator", "admin"] }, async ({ req, principal }) => {
+export const GET = authedRoute({ roles: ["operator", "admin"] }, async ({ req, principal, meta }) => {
   const q = parseQuery(req, circuitListQuery);
-  return json(await listCircuits(pool(), { ...q, tenant: boardTenant(principal, q.tenant) }));
+  const scope = { principal, tenantParam: q.tenant, meta, view: "circuits" };
+  return json(await inCallerScope(scope, (c, tenant) => listCircuits(c, { ...q, tenant })));
 });

@@ -4,7 +4,7 @@ import path from "node:path";
 import { base64url, generateKeyPair, SignJWT } from "jose";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { currentSigner } from "@/lib/auth/signing-keys";
-import { pool } from "@/lib/db/pool";
+import { systemPool } from "@/lib/db/pool";
 import { garbagePdf, makePdf, notAPdf, truncatedPdf, zeroPagePdf } from "@/lib/documents/test-pdfs";
 import { callRoute, problemOf, streamOf } from "@/lib/testing/call-route";
 import { createAgency, createUser, type TestUser } from "@/lib/testing/fixtures";
@@ -39,7 +39,7 @@ async function upload(
 
 /** Every row intake writes, for one tenant: all must stay zero after a refused upload. */
 async function storedFor(tenantId: string) {
-  const { rows } = await pool().query<Record<string, string>>(
+  const { rows } = await systemPool().query<Record<string, string>>(
     `SELECT (SELECT count(*) FROM claims WHERE tenant_id = $1) AS claims,
             (SELECT count(*) FROM documents WHERE tenant_id = $1) AS documents,
             (SELECT count(*) FROM document_chunks WHERE tenant_id = $1) AS chunks,
@@ -68,7 +68,7 @@ describe("POST /claims", () => {
     expect(res.headers.get("x-content-sha256")).toBe(sha256(pdf));
     expect(res.headers.get("repr-digest")).toBe(`sha-256=:${createHash("sha256").update(pdf).digest("base64")}:`);
 
-    const { rows } = await pool().query(
+    const { rows } = await systemPool().query(
       `SELECT c.status, d.sha256, d.size_bytes::int AS size, d.page_count,
               (SELECT string_agg(encode(data, 'hex'), '' ORDER BY seq) FROM document_chunks WHERE document_id = d.id) AS hex,
               (SELECT count(*)::int FROM queue_messages q WHERE q.payload->>'claimId' = c.id AND q.queue = 'claim-review') AS messages,
@@ -107,7 +107,7 @@ describe("POST /claims", () => {
     const back = new Uint8Array(await res.arrayBuffer());
     expect(back.length).toBe(big.length);
     expect(sha256(back)).toBe(sha256(big));
-    const chunks = await pool().query(
+    const chunks = await systemPool().query(
       `SELECT count(*)::int AS n FROM document_chunks ch JOIN claims c ON c.document_id = ch.document_id WHERE c.id = $1`,
       [created.claim_id],
     );
@@ -121,7 +121,7 @@ describe("POST /claims", () => {
 });
 
 describe("claims: reading back", () => {
-  it("shows the owner and their agency's operator the claim with its timeline, and nobody else — admins included", async () => {
+  it("shows the owner and their agency's operator the claim with its timeline, admins through the audited path, nobody else", async () => {
     const a = await createAgency();
     const b = await createAgency();
     const otherVet = await createUser("veteran", a.tenantId);
@@ -140,8 +140,24 @@ describe("claims: reading back", () => {
     }
     const globalAdmin = await createUser("admin", null);
     const tenantAdmin = await createUser("admin", a.tenantId);
+    const otherAdmin = await createUser("admin", b.tenantId);
+    // Admins read claims only through the audited cross-tenant path: one event per read, in the
+    // agency's chain (a global admin who names no agency: the global chain).
+    for (const [u, chain] of [
+      [globalAdmin, null],
+      [tenantAdmin, a.tenantId],
+    ] as const) {
+      const res = await read(u);
+      expect(res.status).toBe(200);
+      expect((await res.json()).claim_id).toBe(id);
+      const { rows } = await systemPool().query(
+        `SELECT tenant_id, target FROM audit_events WHERE actor = $1 AND action = 'admin.cross_tenant_access'`,
+        [u.username],
+      );
+      expect(rows).toEqual([{ tenant_id: chain, target: `claim:${id}` }]);
+    }
     const tenantlessOperator = await createUser("operator", null);
-    for (const u of [otherVet, b.veteran, b.operator, globalAdmin, tenantAdmin, tenantlessOperator]) {
+    for (const u of [otherVet, b.veteran, b.operator, otherAdmin, tenantlessOperator]) {
       const res = await read(u);
       expect(res.status).toBe(404);
       expect((await problemOf(res)).code).toBe("not_found");
@@ -169,9 +185,11 @@ describe("claims: reading back", () => {
     expect(page2.items.map((c: { claim_id: string }) => c.claim_id)).toEqual([ids[0]]);
     expect(page2.nextCursor).toBeNull();
 
-    for (const nobody of [await createUser("admin", null), await createUser("operator", null)]) {
+    for (const nobody of [await createUser("operator", null), await createUser("admin", (await createAgency()).tenantId)]) {
       expect(await list(nobody)).toEqual({ items: [], nextCursor: null });
     }
+    const all = await list(await createUser("admin", null), `?tenant=${a.tenantId}`);
+    expect(all.items.map((c: { claim_id: string }) => c.claim_id)).toEqual([ids[2], ids[1], ids[0]]);
 
     const bad = await callRoute(listClaims, { path: `/api/v1/claims?limit=5000`, token: a.operator.token });
     expect(bad.status).toBe(422);

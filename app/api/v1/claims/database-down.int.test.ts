@@ -10,9 +10,15 @@ describe("with the database unreachable", () => {
   it("intake and login answer 503 problem+json with Retry-After, promptly and without a stack", async () => {
     const vet = await createUser("veteran", "agency-a"); // token signed while the database is up
     // Point this process's pool at a port nobody listens on.
-    const g = globalThis as unknown as { hmsPool?: { end(): Promise<void> }; hmsPrisma?: unknown };
+    const g = globalThis as unknown as {
+      hmsPool?: { end(): Promise<void> };
+      hmsSystemPool?: { end(): Promise<void> };
+      hmsPrisma?: unknown;
+    };
     await g.hmsPool?.end();
+    await g.hmsSystemPool?.end();
     g.hmsPool = undefined;
+    g.hmsSystemPool = undefined;
     g.hmsPrisma = undefined;
     process.env.DATABASE_URL = `postgresql://nobody:x@127.0.0.1:${await freePort()}/none`;
 

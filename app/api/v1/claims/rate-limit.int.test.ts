@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { POST as postClaimAlias } from "@/app/claims/route";
 import type { Principal } from "@/lib/auth/principal";
-import { pool } from "@/lib/db/pool";
+import { systemPool } from "@/lib/db/pool";
 import { makePdf } from "@/lib/documents/test-pdfs";
 import { upsertLimit } from "@/lib/ratelimit/limits-repository";
 import { rateLimiter } from "@/lib/ratelimit/shared-limiter";
@@ -17,7 +17,7 @@ const admin: Principal = {
 };
 
 async function claimsOf(tenantId: string): Promise<number> {
-  const { rows } = await pool().query<{ n: number }>(`SELECT count(*)::int AS n FROM claims WHERE tenant_id = $1`, [
+  const { rows } = await systemPool().query<{ n: number }>(`SELECT count(*)::int AS n FROM claims WHERE tenant_id = $1`, [
     tenantId,
   ]);
   return rows[0]!.n;

@@ -43,6 +43,6 @@ export async function POST(req: Request, rc: { params: Promise<Record<string, st
   return res;
 }
 
-export const GET = authedRoute({}, async ({ req, principal }) =>
-  json(await listClaims(principal, parseQuery(req, listClaimsQuery))),
+export const GET = authedRoute({}, async ({ req, principal, meta }) =>
+  json(await listClaims(principal, parseQuery(req, listClaimsQuery), meta)),
 );

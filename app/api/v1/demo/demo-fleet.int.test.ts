@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pool } from "@/lib/db/pool";
+import { systemPool } from "@/lib/db/pool";
 import { freePort } from "@/lib/db/free-port";
 import { startFleet } from "@/lib/demo-fleet/fleet-server";
 import { registerFleet } from "@/lib/demo-fleet/register-fleet";
@@ -17,8 +17,8 @@ beforeAll(async () => {
   const base = await freePort();
   fleet = await startFleet(base);
   // The shared test database may already hold a fleet from another file: register is idempotent.
-  await pool().query(`DELETE FROM services WHERE name IN ('doc-service', 'claim-review', 'notify')`);
-  await registerFleet(pool(), base);
+  await systemPool().query(`DELETE FROM services WHERE name IN ('doc-service', 'claim-review', 'notify')`);
+  await registerFleet(systemPool(), base);
   Object.assign(process.env, {
     HMS_DEMO: "1",
     HMS_DEMO_FLEET_PORT: String(base),

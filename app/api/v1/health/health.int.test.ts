@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pool } from "@/lib/db/pool";
+import { systemPool } from "@/lib/db/pool";
 import { PROBE_LOOP } from "@/lib/health/health-report";
 import { createHealthService, type TestService } from "@/lib/health/test-fixtures";
 import { startUpstream, type Upstream } from "@/lib/health/test-upstream";
@@ -27,7 +27,7 @@ let other: TestService;
 let up: Upstream;
 
 async function setStatus(svc: TestService, status: string, reason: string | null, maintenance = false) {
-  await pool().query(`UPDATE services SET status = $2, status_reason = $3, maintenance = $4 WHERE id = $1`, [
+  await systemPool().query(`UPDATE services SET status = $2, status_reason = $3, maintenance = $4 WHERE id = $1`, [
     svc.id,
     status,
     reason,
@@ -35,14 +35,14 @@ async function setStatus(svc: TestService, status: string, reason: string | null
   ]);
 }
 async function freshHeartbeat() {
-  await pool().query(
+  await systemPool().query(
     `INSERT INTO worker_heartbeats (worker_id, loop, hostname, last_completed_at) VALUES ('test-worker', $1, 'test', now())
      ON CONFLICT (worker_id, loop) DO UPDATE SET last_completed_at = now()`,
     [PROBE_LOOP],
   );
 }
 async function staleHeartbeats() {
-  await pool().query(`UPDATE worker_heartbeats SET last_completed_at = now() - interval '10 minutes' WHERE loop = $1`, [
+  await systemPool().query(`UPDATE worker_heartbeats SET last_completed_at = now() - interval '10 minutes' WHERE loop = $1`, [
     PROBE_LOOP,
   ]);
 }
@@ -57,21 +57,21 @@ beforeAll(async () => {
   globalAdmin = await createUser("admin", null);
   up = await startUpstream();
   const never = "never" as const;
-  green = await createHealthService(pool(), tenantA, { name: "alpha" }, [
+  green = await createHealthService(systemPool(), tenantA, { name: "alpha" }, [
     { url: "http://127.0.0.1:9/a", nextCheck: never },
     { url: "http://127.0.0.1:9/b", region: "secondary", nextCheck: never },
     { url: "http://127.0.0.1:9/c", enabled: false, nextCheck: never },
   ]);
-  red = await createHealthService(pool(), tenantA, { name: "bravo" }, [
+  red = await createHealthService(systemPool(), tenantA, { name: "bravo" }, [
     { url: "http://127.0.0.1:9/r", nextCheck: never },
   ]);
-  maint = await createHealthService(pool(), tenantA, { name: "charlie" }, [
+  maint = await createHealthService(systemPool(), tenantA, { name: "charlie" }, [
     { url: "http://127.0.0.1:9/m", nextCheck: never },
   ]);
-  other = await createHealthService(pool(), tenantB, { name: "secret-b" }, [
+  other = await createHealthService(systemPool(), tenantB, { name: "secret-b" }, [
     { url: "http://127.0.0.1:9/s", nextCheck: never },
   ]);
-  await pool().query(
+  await systemPool().query(
     `UPDATE instances SET status = 'green', last_checked_at = now() - interval '5 seconds' WHERE service_id = $1`,
     [green.id],
   );
@@ -201,7 +201,7 @@ describe("GET /api/v1/services/<name>/history", () => {
   beforeAll(async () => {
     // minute 0 = the current minute; 3 and 20 minutes ago; 2 days ago (only in 7d)
     const [a, b] = green.instanceIds;
-    await pool().query(
+    await systemPool().query(
       `INSERT INTO health_rollups (instance_id, minute, service_id, tenant_id, passes, warns, fails, latency_sum_ms, latency_max_ms, latency_buckets)
        VALUES ($1, date_trunc('minute', now()), $3, $4, 6, 0, 0, 120, 30, '{0,4,2,0,0,0,0,0,0,0}'),
               ($2, date_trunc('minute', now()), $3, $4, 5, 1, 0, 900, 400, '{0,0,0,0,0,6,0,0,0,0}'),
@@ -266,7 +266,7 @@ describe("GET /api/v1/services/<name>/failures", () => {
 
   it("lists the last 20 failed checks newest first, with the instance's URL and region", async () => {
     const a = red.instanceIds[0]!;
-    await pool().query(
+    await systemPool().query(
       `INSERT INTO health_checks (instance_id, service_id, tenant_id, at, outcome, http_status, latency_ms, error, worker_id)
        SELECT $1, $2, $3, now() - make_interval(secs => n), CASE WHEN n % 2 = 0 THEN 'pass' ELSE 'fail' END,
               CASE WHEN n % 3 = 0 THEN 503 END, n, CASE WHEN n % 2 = 1 THEN 'HTTP 503 #' || n END, 'w'

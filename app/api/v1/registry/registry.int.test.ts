@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { pool } from "@/lib/db/pool";
+import { systemPool } from "@/lib/db/pool";
 import { callRoute, problemOf } from "@/lib/testing/call-route";
 import { createAgency, createTenant, createUser, type TestUser } from "@/lib/testing/fixtures";
 import { GET as getService } from "@/app/api/v1/services/[name]/route";
@@ -46,7 +46,7 @@ async function view(user: TestUser, name: string) {
 
 /** Every registry row of a tenant plus its registry audit count: equal before and after = nothing changed. */
 async function snapshot(tenantId: string) {
-  const { rows } = await pool().query(
+  const { rows } = await systemPool().query(
     `SELECT (SELECT coalesce(json_agg(s ORDER BY s.name), '[]') FROM services s WHERE s.tenant_id = $1) AS services,
             (SELECT coalesce(json_agg(i ORDER BY i.id), '[]') FROM instances i WHERE i.tenant_id = $1) AS instances,
             (SELECT count(*)::int FROM audit_events WHERE tenant_id = $1 AND action LIKE 'registry.%') AS audits`,
@@ -55,7 +55,7 @@ async function snapshot(tenantId: string) {
   return rows[0] as { services: { name: string }[]; instances: unknown[]; audits: number };
 }
 async function importAudits(tenantId: string) {
-  const { rows } = await pool().query<{ data: Record<string, unknown> }>(
+  const { rows } = await systemPool().query<{ data: Record<string, unknown> }>(
     `SELECT data FROM audit_events WHERE tenant_id = $1 AND action = 'registry.import' ORDER BY id`,
     [tenantId],
   );

@@ -5,8 +5,8 @@ import { listServicesQuery, serviceInput, tenantQuery } from "@/lib/registry/ser
 export const dynamic = "force-dynamic";
 
 /** Services of the caller's tenant (a global admin: every tenant, or `?tenant=`), paginated. */
-export const GET = authedRoute({}, async ({ req, principal }) =>
-  json(await listServices(principal, parseQuery(req, listServicesQuery))),
+export const GET = authedRoute({}, async ({ req, principal, meta }) =>
+  json(await listServices(principal, parseQuery(req, listServicesQuery), meta)),
 );
 
 /** Registers a service (admin). 201 + Location; `warnings` only when a host does not resolve. */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { pool } from "@/lib/db/pool";
+import { systemPool } from "@/lib/db/pool";
 import { callRoute, problemOf } from "@/lib/testing/call-route";
 import { createAgency, createTenant, createUser, type TestUser } from "@/lib/testing/fixtures";
 import { GET as listAlias } from "@/app/services/route";
@@ -71,14 +71,14 @@ function list(user: TestUser, query = "") {
 }
 
 async function audits(tenantId: string, action?: string): Promise<number> {
-  const { rows } = await pool().query<{ n: number }>(
+  const { rows } = await systemPool().query<{ n: number }>(
     `SELECT count(*)::int AS n FROM audit_events WHERE tenant_id = $1 AND action LIKE 'registry.%' AND ($2::text IS NULL OR action = $2)`,
     [tenantId, action ?? null],
   );
   return rows[0]!.n;
 }
 async function serviceCount(tenantId: string): Promise<number> {
-  const { rows } = await pool().query<{ n: number }>(`SELECT count(*)::int AS n FROM services WHERE tenant_id = $1`, [
+  const { rows } = await systemPool().query<{ n: number }>(`SELECT count(*)::int AS n FROM services WHERE tenant_id = $1`, [
     tenantId,
   ]);
   return rows[0]!.n;
@@ -143,7 +143,7 @@ describe("POST /api/v1/services", () => {
       ],
     });
     // Due for a probe at once, and one audit event for the write.
-    const { rows } = await pool().query(`SELECT next_check_at <= now() AS due FROM instances WHERE id = $1`, [
+    const { rows } = await systemPool().query(`SELECT next_check_at <= now() AS due FROM instances WHERE id = $1`, [
       body.instances[0].id,
     ]);
     expect(rows[0].due).toBe(true);
@@ -372,7 +372,7 @@ describe("GET /api/v1/services and /services", () => {
     for (const name of [...names].reverse()) {
       expect((await post(t.admin, { name, instances: [{ url: url() }] })).status).toBe(201);
     }
-    await pool().query(`UPDATE services SET status = 'red' WHERE tenant_id = $1 AND name = 'svc-c'`, [t.tenantId]);
+    await systemPool().query(`UPDATE services SET status = 'red' WHERE tenant_id = $1 AND name = 'svc-c'`, [t.tenantId]);
   });
 
   it("pages through the tenant's services by name with limit and cursor", async () => {
@@ -420,7 +420,7 @@ describe("PATCH /api/v1/services/<name>", () => {
     const [u1, u2, u3] = [url(), url(), url()];
     const created = await (await post(t.admin, { name: "pay", instances: [{ url: u1 }, { url: u2 }] })).json();
     const [i1, i2] = created.instances as { id: string }[];
-    await pool().query(
+    await systemPool().query(
       `UPDATE instances SET status = 'green', consecutive_successes = 5, last_checked_at = now(), last_latency_ms = 12,
               next_check_at = now() + interval '1 hour' WHERE id = $1`,
       [i1!.id],
@@ -441,12 +441,12 @@ describe("PATCH /api/v1/services/<name>", () => {
       expect.objectContaining({ url: u3, region: "secondary", status: "unknown", lastCheckedAt: null }),
     ]);
     expect(body.instances[1].id).not.toBe(i2!.id);
-    const gone = await pool().query(`SELECT 1 FROM instances WHERE id = $1`, [i2!.id]);
+    const gone = await systemPool().query(`SELECT 1 FROM instances WHERE id = $1`, [i2!.id]);
     expect(gone.rows).toHaveLength(0);
     // The changed instance is due for a probe now.
-    const due = await pool().query(`SELECT next_check_at <= now() AS due FROM instances WHERE id = $1`, [i1!.id]);
+    const due = await systemPool().query(`SELECT next_check_at <= now() AS due FROM instances WHERE id = $1`, [i1!.id]);
     expect(due.rows[0].due).toBe(true);
-    const ev = await pool().query(
+    const ev = await systemPool().query(
       `SELECT data FROM audit_events WHERE tenant_id = $1 AND action = 'registry.service_update'`,
       [t.tenantId],
     );
@@ -466,7 +466,7 @@ describe("PATCH /api/v1/services/<name>", () => {
     const [u1, u2] = [url(), url()];
     const created = await (await post(t.admin, { name: "mover", instances: [{ url: u1 }] })).json();
     const id = created.instances[0].id as string;
-    await pool().query(
+    await systemPool().query(
       `UPDATE instances SET status = 'red', consecutive_failures = 9, last_error = 'boom', last_checked_at = now() WHERE id = $1`,
       [id],
     );
@@ -475,7 +475,7 @@ describe("PATCH /api/v1/services/<name>", () => {
     expect((await res.json()).instances).toEqual([
       expect.objectContaining({ id, url: u2, status: "unknown", lastError: null, lastCheckedAt: null }),
     ]);
-    const { rows } = await pool().query(`SELECT consecutive_failures FROM instances WHERE id = $1`, [id]);
+    const { rows } = await systemPool().query(`SELECT consecutive_failures FROM instances WHERE id = $1`, [id]);
     expect(rows[0].consecutive_failures).toBe(0);
 
     const bad = await patch(t.admin, "mover", {
@@ -507,7 +507,7 @@ describe("PATCH /api/v1/services/<name>", () => {
   it("entering maintenance makes every instance due for a probe (the prober recomputes status)", async () => {
     const t = await agencyWithAdmin();
     await post(t.admin, { name: "maint", instances: [{ url: url() }, { url: url() }] });
-    await pool().query(
+    await systemPool().query(
       `UPDATE instances SET next_check_at = now() + interval '1 hour'
         WHERE service_id = (SELECT id FROM services WHERE tenant_id = $1 AND name = 'maint')`,
       [t.tenantId],
@@ -516,7 +516,7 @@ describe("PATCH /api/v1/services/<name>", () => {
     expect(res.status).toBe(200);
     const body = await res.json();
     expect(body).toMatchObject({ maintenance: true, status: "unknown" });
-    const { rows } = await pool().query(
+    const { rows } = await systemPool().query(
       `SELECT bool_and(next_check_at <= now()) AS due FROM instances
         WHERE service_id = (SELECT id FROM services WHERE tenant_id = $1 AND name = 'maint')`,
       [t.tenantId],
@@ -568,7 +568,7 @@ describe("DELETE /api/v1/services/<name>", () => {
     expect(await res.text()).toBe("");
     expect((await get(t.admin, "gone")).status).toBe(404);
     expect((await del(t.admin, "gone")).status).toBe(404);
-    const { rows } = await pool().query(`SELECT 1 FROM instances WHERE id = $1`, [created.instances[0].id]);
+    const { rows } = await systemPool().query(`SELECT 1 FROM instances WHERE id = $1`, [created.instances[0].id]);
     expect(rows).toHaveLength(0);
     expect(await audits(t.tenantId, "registry.service_delete")).toBe(1);
   });
@@ -581,14 +581,14 @@ describe("PATCH /api/v1/services/<name>/instances/<id>", () => {
       await post(t.admin, { name: "drainable", instances: [{ url: url() }, { url: url() }] })
     ).json();
     const id = created.instances[1].id as string;
-    await pool().query(`UPDATE instances SET next_check_at = now() + interval '1 hour' WHERE id = $1`, [id]);
+    await systemPool().query(`UPDATE instances SET next_check_at = now() + interval '1 hour' WHERE id = $1`, [id]);
 
     const drained = await drain(t.operator, "drainable", id, false);
     expect(drained.status).toBe(200);
     const body = await drained.json();
     expect(body.instances[1]).toMatchObject({ id, enabled: false });
     expect(body.instances[0].enabled).toBe(true);
-    const { rows } = await pool().query(`SELECT next_check_at <= now() AS due FROM instances WHERE id = $1`, [id]);
+    const { rows } = await systemPool().query(`SELECT next_check_at <= now() AS due FROM instances WHERE id = $1`, [id]);
     expect(rows[0].due).toBe(true);
     expect(await audits(t.tenantId, "registry.instance_drain")).toBe(1);
 

@@ -5,7 +5,7 @@ import { servicePatch, tenantQuery } from "@/lib/registry/service-schema";
 export const dynamic = "force-dynamic";
 
 export const GET = authedRoute({}, async (ctx) =>
-  json(await getService(ctx.principal, param(ctx, "name"), parseQuery(ctx.req, tenantQuery).tenant)),
+  json(await getService(ctx.principal, param(ctx, "name"), parseQuery(ctx.req, tenantQuery).tenant, ctx.meta)),
 );
 
 export const PATCH = authedRoute({ roles: ["admin"] }, async (ctx) => {

@@ -4,7 +4,7 @@ import { authedRoute, param } from "@/lib/http/route";
 export const dynamic = "force-dynamic";
 
 export const GET = authedRoute({}, async (ctx) => {
-  const doc = await openClaimDocument(ctx.principal, param(ctx, "id"));
+  const doc = await openClaimDocument(ctx.principal, param(ctx, "id"), ctx.meta);
   return new Response(doc.stream, {
     headers: {
       "content-type": doc.contentType,

@@ -1,8 +1,8 @@
 import { circuitsForService, serviceCircuitsQuery } from "@/lib/circuit/circuit-queries";
 import { breakerOfView, serviceCircuitSummary } from "@/lib/circuit/service-circuit-summary";
-import { pool } from "@/lib/db/pool";
 import { findServiceForRead } from "@/lib/health/service-history";
 import { authedRoute, json, param, parseQuery } from "@/lib/http/route";
+import { inCallerScope } from "@/lib/tenancy/tenant-access";
 
 export const dynamic = "force-dynamic";
 
@@ -12,7 +12,11 @@ export const dynamic = "force-dynamic";
  */
 export const GET = authedRoute({ roles: ["operator", "admin"] }, async (ctx) => {
   const q = parseQuery(ctx.req, serviceCircuitsQuery);
-  const svc = await findServiceForRead(pool(), ctx.principal, param(ctx, "name"), q.tenant);
-  const items = await circuitsForService(pool(), svc.tenantId, svc.name);
+  const name = param(ctx, "name");
+  const scope = { principal: ctx.principal, tenantParam: q.tenant, meta: ctx.meta, view: `service-circuits:${name}` };
+  const items = await inCallerScope(scope, async (c) => {
+    const svc = await findServiceForRead(c, ctx.principal, name, q.tenant);
+    return circuitsForService(c, svc.tenantId, svc.name);
+  });
   return json({ items, ...serviceCircuitSummary(items.map(breakerOfView)) });
 });

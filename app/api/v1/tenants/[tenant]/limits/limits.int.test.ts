@@ -1,6 +1,6 @@
 import pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
-import { pool } from "@/lib/db/pool";
+import { systemPool } from "@/lib/db/pool";
 import { callRoute, problemOf } from "@/lib/testing/call-route";
 import { createAgency, createTenant, createUser, type TestUser } from "@/lib/testing/fixtures";
 import { DELETE as deleteRoute, GET as getRoute, PUT as putRoute } from "./route";
@@ -33,7 +33,7 @@ function del(user: TestUser, tenant: string, query = "") {
 
 /** Everything a limit write touches, for one tenant: must not move on a refused request. */
 async function stateOf(tenant: string) {
-  const { rows } = await pool().query<{ limits: number; buckets: number; audits: number }>(
+  const { rows } = await systemPool().query<{ limits: number; buckets: number; audits: number }>(
     `SELECT (SELECT count(*)::int FROM rate_limits WHERE tenant_id = $1) AS limits,
             (SELECT count(*)::int FROM rate_buckets WHERE tenant_id = $1) AS buckets,
             (SELECT count(*)::int FROM audit_events WHERE tenant_id = $1 AND action LIKE 'ratelimit.%') AS audits`,
@@ -43,7 +43,7 @@ async function stateOf(tenant: string) {
 }
 
 async function bucketTokens(tenant: string, scope: string): Promise<number | null> {
-  const { rows } = await pool().query<{ tokens: number }>(
+  const { rows } = await systemPool().query<{ tokens: number }>(
     `SELECT tokens FROM rate_buckets WHERE tenant_id = $1 AND scope = $2`,
     [tenant, scope],
   );
@@ -51,7 +51,7 @@ async function bucketTokens(tenant: string, scope: string): Promise<number | nul
 }
 
 async function addService(tenant: string, name: string): Promise<void> {
-  await pool().query(`INSERT INTO services (id, tenant_id, name) VALUES (gen_random_uuid(), $1, $2)`, [tenant, name]);
+  await systemPool().query(`INSERT INTO services (id, tenant_id, name) VALUES (gen_random_uuid(), $1, $2)`, [tenant, name]);
 }
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -69,7 +69,7 @@ describe("PUT /api/v1/tenants/<tenant>/limits", () => {
     const heard: string[] = [];
     listener.on("notification", (n) => {
       // read on another connection: the NOTIFY must come after the limit is committed
-      void pool()
+      void systemPool()
         .query(`SELECT rps FROM rate_limits WHERE tenant_id = $1 AND scope = '*'`, [tenant])
         .then((r) => heard.push(`${n.payload}:${r.rows[0]?.rps ?? "none"}`));
     });
@@ -92,7 +92,7 @@ describe("PUT /api/v1/tenants/<tenant>/limits", () => {
       await listener.end();
     }
 
-    const { rows } = await pool().query(
+    const { rows } = await systemPool().query(
       `SELECT actor, action, target, outcome, data FROM audit_events WHERE tenant_id = $1 AND action LIKE 'ratelimit.%'`,
       [tenant],
     );
@@ -110,13 +110,13 @@ describe("PUT /api/v1/tenants/<tenant>/limits", () => {
   it("replaces an existing limit, resets the bucket to the new burst and records the previous values", async () => {
     const tenant = await createTenant("lim");
     await put(globalAdmin, tenant, { rps: 5, burst: 10 });
-    await pool().query(`UPDATE rate_buckets SET tokens = 0 WHERE tenant_id = $1`, [tenant]); // spent
+    await systemPool().query(`UPDATE rate_buckets SET tokens = 0 WHERE tenant_id = $1`, [tenant]); // spent
     const res = await put(globalAdmin, tenant, { rps: 20, burst: 30 });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ rps: 20, burst: 30 });
     expect(await bucketTokens(tenant, "*")).toBe(30);
     expect(await stateOf(tenant)).toEqual({ limits: 1, buckets: 1, audits: 2 });
-    const { rows } = await pool().query(
+    const { rows } = await systemPool().query(
       `SELECT data FROM audit_events WHERE tenant_id = $1 AND action = 'ratelimit.update' ORDER BY id DESC LIMIT 1`,
       [tenant],
     );
@@ -130,7 +130,7 @@ describe("PUT /api/v1/tenants/<tenant>/limits", () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ tenant, service: "doc-review", rps: 3, burst: 6 });
     expect(await bucketTokens(tenant, "doc-review")).toBe(6);
-    const { rows } = await pool().query(`SELECT target, data FROM audit_events WHERE tenant_id = $1`, [tenant]);
+    const { rows } = await systemPool().query(`SELECT target, data FROM audit_events WHERE tenant_id = $1`, [tenant]);
     expect(rows).toEqual([{ target: "doc-review", data: { service: "doc-review", rps: 3, burst: 6, previous: null } }]);
   });
 
@@ -171,12 +171,12 @@ describe("PUT /api/v1/tenants/<tenant>/limits", () => {
     expect((await put(adminA, a.tenantId, { rps: 5, burst: 5 })).status).toBe(200);
 
     const other = await put(adminA, b.tenantId, { rps: 5, burst: 5 });
-    expect(other.status).toBe(403);
-    expect((await problemOf(other)).code).toBe("tenant_forbidden");
+    expect(other.status).toBe(404);
+    expect((await problemOf(other)).code).toBe("not_found");
     // the same answer whether the other tenant exists or not
     const ghost = await put(adminA, "no-such-agency", { rps: 5, burst: 5 });
-    expect(ghost.status).toBe(403);
-    expect((await problemOf(ghost)).code).toBe("tenant_forbidden");
+    expect(ghost.status).toBe(404);
+    expect((await problemOf(ghost)).code).toBe("not_found");
 
     const byOperator = await put(a.operator, a.tenantId, { rps: 1, burst: 1 });
     expect(byOperator.status).toBe(403);
@@ -187,7 +187,7 @@ describe("PUT /api/v1/tenants/<tenant>/limits", () => {
 
     expect(await stateOf(b.tenantId)).toEqual({ limits: 0, buckets: 0, audits: 0 });
     expect(await stateOf(a.tenantId)).toEqual({ limits: 1, buckets: 1, audits: 1 });
-    expect((await pool().query(`SELECT rps FROM rate_limits WHERE tenant_id = $1`, [a.tenantId])).rows).toEqual([
+    expect((await systemPool().query(`SELECT rps FROM rate_limits WHERE tenant_id = $1`, [a.tenantId])).rows).toEqual([
       { rps: 5 },
     ]);
   });
@@ -222,8 +222,8 @@ describe("GET /api/v1/tenants/<tenant>/limits", () => {
     }
 
     const otherOperator = await get(b.operator, a.tenantId);
-    expect(otherOperator.status).toBe(403);
-    expect((await problemOf(otherOperator)).code).toBe("tenant_forbidden");
+    expect(otherOperator.status).toBe(404);
+    expect((await problemOf(otherOperator)).code).toBe("not_found");
     const veteran = await get(a.veteran, a.tenantId);
     expect(veteran.status).toBe(403);
     expect((await problemOf(veteran)).code).toBe("role_forbidden");
@@ -250,7 +250,7 @@ describe("DELETE /api/v1/tenants/<tenant>/limits", () => {
 
     expect((await del(globalAdmin, tenant)).status).toBe(204);
     expect(await stateOf(tenant)).toEqual({ limits: 0, buckets: 0, audits: 4 });
-    const { rows } = await pool().query(
+    const { rows } = await systemPool().query(
       `SELECT target, data FROM audit_events WHERE tenant_id = $1 AND action = 'ratelimit.delete' ORDER BY id`,
       [tenant],
     );
@@ -273,7 +273,7 @@ describe("DELETE /api/v1/tenants/<tenant>/limits", () => {
     const byOperator = await del(a.operator, a.tenantId);
     expect((await problemOf(byOperator)).code).toBe("role_forbidden");
     const byOtherAdmin = await del(adminB, a.tenantId);
-    expect((await problemOf(byOtherAdmin)).code).toBe("tenant_forbidden");
+    expect((await problemOf(byOtherAdmin)).code).toBe("not_found");
     expect(await stateOf(a.tenantId)).toEqual({ limits: 1, buckets: 1, audits: 1 });
   });
 });
