@@ -76,7 +76,8 @@ export async function scopeFor(p: Principal, requested: string | undefined, acce
   }
   if (p.tenantId !== null) {
     if (requested !== undefined && requested !== p.tenantId) {
-      throw new AppError("tenant_forbidden", "You may only act on your own tenant's services.");
+      // 404 like any other tenant's object: the answer must not tell tenants apart.
+      throw new AppError("not_found", "Not found.");
     }
     return { kind: "tenant", tenantId: p.tenantId };
   }

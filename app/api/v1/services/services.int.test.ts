@@ -288,11 +288,11 @@ describe("POST /api/v1/services", () => {
     expect((await get(a.operator, "doc-review")).status).toBe(200);
   });
 
-  it("refuses a tenant-bound admin naming another tenant with 403 tenant_forbidden", async () => {
+  it("refuses a tenant-bound admin naming another tenant with 404, as if it did not exist", async () => {
     const other = await createTenant();
     const res = await post(a.admin, { name: "elsewhere", tenant: other, instances: [{ url: url() }] });
-    expect(res.status).toBe(403);
-    expect((await problemOf(res)).code).toBe("tenant_forbidden");
+    expect(res.status).toBe(404);
+    expect((await problemOf(res)).code).toBe("not_found");
     expect(await serviceCount(other)).toBe(0);
   });
 });
@@ -314,10 +314,10 @@ describe("tenant isolation", () => {
     expect((await drain(b.admin, "secret-svc", id, false)).status).toBe(404);
     const listed = await (await list(b.operator)).json();
     expect(listed.items.map((s: { name: string }) => s.name)).not.toContain("secret-svc");
-    // Naming the other tenant explicitly is refused outright.
+    // Naming the other tenant explicitly is a 404 too.
     const named = await get(b.admin, "secret-svc", `?tenant=${a.tenantId}`);
-    expect(named.status).toBe(403);
-    expect((await problemOf(named)).code).toBe("tenant_forbidden");
+    expect(named.status).toBe(404);
+    expect((await problemOf(named)).code).toBe("not_found");
     expect(await audits(a.tenantId)).toBe(1);
     expect(await audits(b.tenantId)).toBe(0);
     expect((await get(a.admin, "secret-svc")).status).toBe(200);
