@@ -1,10 +1,15 @@
 import type { NextAuthOptions } from "next-auth";
-import CredentialsProvider from "next-auth/providers/credentials";
+import CredentialsModule from "next-auth/providers/credentials";
 import { z } from "zod";
 import { appendAudit } from "../audit/append";
 import { AppError } from "../http/app-error";
 import { authenticate } from "./credentials";
 import { roleSchema, type Principal } from "./principal";
+
+// next-auth 4 ships CommonJS: bundlers hand us the function, plain Node ESM (tsx: the worker,
+// test processes) the module object around it.
+const CredentialsProvider =
+  (CredentialsModule as unknown as { default?: typeof CredentialsModule }).default ?? CredentialsModule;
 
 /** The `error` next-auth reports to the sign-in form when the database is unreachable. */
 export const SIGN_IN_UNAVAILABLE = "unavailable";
