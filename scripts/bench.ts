@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- <suite>…]`: measures what the issues ask for and prints Markdown tables
- * (copied into docs/performance.md with the date and machine). Suites: intake, prober, registry, gateway.
+ * (copied into docs/performance.md with the date and machine). Suites: intake, prober, registry,
+ * gateway, rls.
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -8,6 +9,7 @@ import { benchGateway, formatGateway } from "./bench/gateway";
 import { benchIntake, formatIntake } from "./bench/intake";
 import { benchProber, formatProber } from "./bench/prober";
 import { benchRegistryApi, formatRegistryApi } from "./bench/registry-api";
+import { benchRls, formatRls } from "./bench/rls";
 
 const suites = process.argv.slice(2);
 const want = (s: string) => suites.length === 0 || suites.includes(s);
@@ -38,6 +40,14 @@ if (want("registry")) {
   results.registry = r;
   console.log("## Registry and health read paths (1,000 services)\n");
   console.log(formatRegistryApi(r));
+  console.log();
+}
+
+if (want("rls")) {
+  const r = await benchRls();
+  results.rls = r;
+  console.log("## Row-level security overhead (issue 5): tenant-scoped transaction vs bypassing RLS\n");
+  console.log(formatRls(r));
   console.log();
 }
 
