@@ -3,12 +3,13 @@
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { ClaimTimeline } from "./claim-timeline";
+import { useClaimLive, type LiveMode } from "./claims/use-claim-live";
 import { CopyButton } from "./copy-button";
 import { formatBytes, formatDateTime } from "./format";
 import { isApiError } from "./queries/api-error";
 import { claimQueries, CLAIM_POLL_MS } from "./queries/claims";
 import { LoadingStatus } from "./query-states";
-import { StatusBadge } from "./status-badge";
+import { StatusBadge, statusLabel } from "./status-badge";
 
 /** Plain words for the feature names intake records (lib/documents/risky-features.ts). */
 const riskyFeatureWords: Record<string, string> = {
@@ -29,9 +30,49 @@ function describeFeature(f: string): string {
   return riskyFeatureWords[f.toLowerCase()] ?? f.replace(/[_-]+/g, " ");
 }
 
-/** One claim: status, timeline (polled every 10 s), and the facts of the stored document. */
+/** Says how fresh the timeline is: live (server-sent events), checking periodically, or complete. */
+function LiveIndicator({ mode }: { mode: LiveMode }) {
+  if (mode === "complete") return <p className="text-sm text-muted">This claim is complete.</p>;
+  if (mode === "live") {
+    return (
+      <p className="flex items-center gap-2 text-sm font-semibold text-success-dark" data-live-mode="live">
+        <span aria-hidden="true" className="relative flex h-2.5 w-2.5">
+          <span className="absolute inline-flex h-full w-full animate-ping rounded-full bg-success opacity-60 motion-reduce:hidden" />
+          <span className="relative inline-flex h-2.5 w-2.5 rounded-full bg-success" />
+        </span>
+        Live — changes appear here as they happen.
+      </p>
+    );
+  }
+  if (mode === "connecting") {
+    return (
+      <p className="text-sm text-muted" data-live-mode="connecting">
+        Connecting for live updates…
+      </p>
+    );
+  }
+  return (
+    <p className="text-sm text-muted" data-live-mode="polling">
+      Live updates are unavailable right now; this page checks for news every {CLAIM_POLL_MS / 1000} seconds.
+    </p>
+  );
+}
+
+/**
+ * One claim: status and timeline — updated live over server-sent events, or polled every 10 s when
+ * the stream is unavailable — and the facts of the stored document.
+ */
 export function ClaimDetail({ claimId }: { claimId: string }) {
-  const query = useQuery(claimQueries.detail(claimId));
+  const detail = claimQueries.detail(claimId);
+  // The claim's status (same cache entry, never polls itself): a stream is worth opening only
+  // once the claim has loaded and while it can still change.
+  const status = useQuery({ ...detail, refetchInterval: false, select: (c) => c.status });
+  const live = useClaimLive(claimId, { enabled: status.data !== undefined && status.data !== "DECIDED" });
+  // While the stream is up, the cache is kept current by it; polling resumes when it is not.
+  const query = useQuery({
+    ...detail,
+    refetchInterval: (q) => (live.mode === "live" || q.state.data?.status === "DECIDED" ? false : CLAIM_POLL_MS),
+  });
 
   if (query.isPending) {
     return (
@@ -108,7 +149,10 @@ export function ClaimDetail({ claimId }: { claimId: string }) {
             </>
           )}
         </p>
-        {query.isRefetchError && (
+        <p role="status" aria-live="polite" className="sr-only">
+          {live.lastChange ? `Status updated: ${statusLabel(live.lastChange.status)}.` : ""}
+        </p>
+        {query.isRefetchError && live.mode !== "live" && (
           <p role="status" className="text-sm font-semibold text-error-dark">
             We couldn’t refresh this page just now; the information below may be out of date. We’ll keep trying.
           </p>
@@ -121,11 +165,7 @@ export function ClaimDetail({ claimId }: { claimId: string }) {
             <h2 id="timeline-heading" className="text-2xl font-bold">
               Timeline
             </h2>
-            <p className="text-sm text-muted">
-              {claim.status === "DECIDED"
-                ? "This claim is complete."
-                : `This page checks for updates every ${CLAIM_POLL_MS / 1000} seconds.`}
-            </p>
+            <LiveIndicator mode={claim.status === "DECIDED" ? "complete" : live.mode} />
           </div>
           <ClaimTimeline timeline={claim.timeline} currentStatus={claim.status} labelledBy="timeline-heading" />
         </section>

@@ -36,7 +36,8 @@ function stepsAhead(current: string): FutureStep[] {
 
 /**
  * The claim's history as a vertical timeline, oldest first, followed by the steps still ahead
- * (greyed out). The current step carries aria-current="step".
+ * (greyed out). The current step carries aria-current="step". Entries that arrive over the claim
+ * page's live stream appear without a reload.
  */
 export function ClaimTimeline({
   timeline,
@@ -47,7 +48,13 @@ export function ClaimTimeline({
   currentStatus: string;
   labelledBy: string;
 }) {
-  const past = [...timeline].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  // Entries that came over the live stream carry their claim_events id: order by it (two changes in
+  // one millisecond keep their order), else by time.
+  const past = [...(timeline as (TimelineEntry & { id?: string })[])].sort((a, b) =>
+    a.id !== undefined && b.id !== undefined && a.id !== b.id
+      ? Number(BigInt(a.id) - BigInt(b.id))
+      : Date.parse(a.at) - Date.parse(b.at),
+  );
   const ahead = stepsAhead(currentStatus);
   const lastIndex = past.length - 1;
 
@@ -58,7 +65,7 @@ export function ClaimTimeline({
         const hasNext = i < lastIndex || ahead.length > 0;
         return (
           <li
-            key={`${entry.status}-${entry.at}-${i}`}
+            key={entry.id ?? `${entry.status}-${entry.at}-${i}`}
             aria-current={isCurrent ? "step" : undefined}
             className="relative flex gap-4 pb-8 last:pb-0"
           >

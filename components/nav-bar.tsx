@@ -33,6 +33,9 @@ function linksFor(principal: Principal | null): NavLink[] {
     board,
     { href: "/circuits", label: "Circuits" },
     { href: "/traffic", label: "Traffic" },
+    { href: "/review", label: "Claims" },
+    { href: "/queues", label: "Queues" },
+    { href: "/audit", label: "Audit" },
   ];
   if (principal.role === "admin") {
     return [

@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- <suite>…]`: measures what the issues ask for and prints Markdown tables
  * (copied into docs/performance.md with the date and machine). Suites: intake, prober, registry,
- * gateway, rls.
+ * gateway, queue, rls, audit.
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -9,6 +9,7 @@ import { benchGateway, formatGateway } from "./bench/gateway";
 import { benchIntake, formatIntake } from "./bench/intake";
 import { benchProber, formatProber } from "./bench/prober";
 import { benchRegistryApi, formatRegistryApi } from "./bench/registry-api";
+import { benchQueue, formatQueue } from "./bench/queue";
 import { benchRls, formatRls } from "./bench/rls";
 
 const suites = process.argv.slice(2);
@@ -40,6 +41,14 @@ if (want("registry")) {
   results.registry = r;
   console.log("## Registry and health read paths (1,000 services)\n");
   console.log(formatRegistryApi(r));
+  console.log();
+}
+
+if (want("queue")) {
+  const r = await benchQueue();
+  results.queue = r;
+  console.log("## Queues (issue 5): send + lease + ack throughput, pickup latency\n");
+  console.log(formatQueue(r));
   console.log();
 }
 

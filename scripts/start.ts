@@ -5,9 +5,10 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import path from "node:path";
-import pg from "pg";
 import { isDemoMode, loadEnv } from "../lib/config/env";
+import { createPool } from "../lib/db/pool";
 import { demoUsers, seedDemo } from "../lib/db/seed-demo";
+import { DEMO_REVIEW_TOKENS_ENV, issueDemoReviewTokens } from "../lib/demo-fleet/demo-reviewers";
 import { controlUrl } from "../lib/demo-fleet/fleet-spec";
 import { networkPolicyFromEnv } from "../lib/net/network-policy";
 import { registerFleet } from "../lib/demo-fleet/register-fleet";
@@ -30,6 +31,14 @@ if (!process.env.NEXTAUTH_SECRET) {
   }
   process.env.NEXTAUTH_SECRET = secrets.nextauthSecret;
 }
+if (!process.env.HMS_AUDIT_KEY) {
+  if (process.env.DATABASE_URL) {
+    say(
+      "warning: HMS_AUDIT_KEY is not set; using this host's own (.data/secrets.json). Every process needs the same one.",
+    );
+  }
+  process.env.HMS_AUDIT_KEY = secrets.auditKey;
+}
 
 const embedded = await ensureDatabase({ dataDir, secrets, log: say });
 const env = loadEnv();
@@ -42,10 +51,15 @@ const fleetBasePort = env.HMS_DEMO_FLEET_PORT;
 networkPolicyFromEnv(); // refuse a malformed HMS_ALLOW_PRIVATE_NETWORKS now, not on the first registration
 process.env.HMS_DEMO_FLEET_PORT = String(fleetBasePort);
 process.env.HMS_DEMO = demo ? "1" : "0"; // children (next start runs as production) agree with us
+// The demo reviewers' service tokens go to the demo fleet process only (its environment), never to a log.
+let demoReviewTokens: Record<string, string> = {};
 if (demo) {
-  const db = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
+  // Seeding writes into every tenant: the all-tenants scope of row-level security.
+  const db = createPool(env.DATABASE_URL, 2, { allTenants: true });
   await seedDemo(db, env.HMS_DEMO_PASSWORD);
   const registered = await registerFleet(db, fleetBasePort);
+  // Fresh claim-review tokens each start; the previous start's are revoked (both audited).
+  demoReviewTokens = await issueDemoReviewTokens(db, say);
   await db.end();
   say("demo data seeded (tenants agency-a, agency-b)");
   if (registered.length) say(`demo fleet registered: ${registered.join(", ")}`);
@@ -74,8 +88,8 @@ if (!process.argv.includes("--dev") && buildIsStale(root, distDir)) {
 
 const children: ChildProcess[] = [];
 let stopping = false;
-function launch(name: string, args: string[]): ChildProcess {
-  const child = spawn(process.execPath, args, { stdio: "inherit", env: process.env });
+function launch(name: string, args: string[], extraEnv: Record<string, string> = {}): ChildProcess {
+  const child = spawn(process.execPath, args, { stdio: "inherit", env: { ...process.env, ...extraEnv } });
   children.push(child);
   child.on("exit", (code, signal) => {
     if (!stopping) {
@@ -89,7 +103,9 @@ function launch(name: string, args: string[]): ChildProcess {
 const tsx = path.join(root, "node_modules/tsx/dist/cli.mjs");
 launch("web", [tsx, "scripts/web-server.ts", ...(process.argv.includes("--dev") ? ["--dev"] : [])]);
 launch("worker", [tsx, "lib/worker/main.ts"]);
-if (demo) launch("demo fleet", [tsx, "scripts/demo-fleet.ts"]);
+if (demo) {
+  launch("demo fleet", [tsx, "scripts/demo-fleet.ts"], { [DEMO_REVIEW_TOKENS_ENV]: JSON.stringify(demoReviewTokens) });
+}
 
 async function waitForWeb(): Promise<boolean> {
   for (let i = 0; i < 240; i++) {

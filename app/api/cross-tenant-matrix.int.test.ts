@@ -20,6 +20,20 @@ import { DELETE as deleteService, GET as getService, PATCH as patchService } fro
 import { GET as listServices } from "./v1/services/route";
 import { DELETE as deleteLimits, GET as getLimits, PUT as putLimits } from "./v1/tenants/[tenant]/limits/route";
 import { GET as getTraffic } from "./v1/traffic/route";
+import { GET as claimEvents } from "./v1/claims/[id]/events/route";
+import { POST as claimStatus } from "./v1/claims/[id]/status/route";
+import { POST as bulkStatus } from "./v1/claims/status/route";
+import { GET as stuckClaims } from "./v1/claims/stuck/route";
+import { GET as deadLetters } from "./v1/queues/[queue]/dead/route";
+import { POST as leaseMessages } from "./v1/queues/[queue]/lease/route";
+import { POST as ackMessage } from "./v1/queues/[queue]/messages/[id]/ack/route";
+import { POST as nackMessage } from "./v1/queues/[queue]/messages/[id]/nack/route";
+import { POST as requeueMessage } from "./v1/queues/[queue]/messages/[id]/requeue/route";
+import { DELETE as discardMessage } from "./v1/queues/[queue]/messages/[id]/route";
+import { GET as queueStats } from "./v1/queues/route";
+import { DELETE as revokeToken } from "./v1/services/[name]/tokens/[id]/route";
+import { GET as listTokens, POST as issueToken } from "./v1/services/[name]/tokens/route";
+import { createTestServiceToken } from "@/lib/claims/test-claims";
 
 /**
  * The cross-tenant matrix (issue 5): every route that takes an id, a name or a tenant is called
@@ -43,6 +57,9 @@ let svc: TestService;
 let claimId: string;
 let upstream: Upstream;
 let gw: TestGateway<never>;
+let messageId: string;
+let tokenIdA: string;
+let tokenB: string;
 
 /** Everything of A's that a cross-tenant call could change, as one comparable value. */
 async function stateOfA() {
@@ -59,7 +76,8 @@ async function stateOfA() {
     instances: await q(`SELECT id, url, enabled, weight FROM instances WHERE tenant_id = $1 ORDER BY id`),
     circuits: await q(`SELECT instance_id, state, forced, version FROM circuits WHERE tenant_id = $1 ORDER BY 1`),
     limits: await q(`SELECT scope, rps, burst FROM rate_limits WHERE tenant_id = $1 ORDER BY scope`),
-    messages: await q(`SELECT id, state, attempts FROM queue_messages WHERE tenant_id = $1 ORDER BY id`),
+    messages: await q(`SELECT id, state, attempts, visible_at FROM queue_messages WHERE tenant_id = $1 ORDER BY id`),
+    tokens: await q(`SELECT id, revoked_at FROM service_tokens WHERE tenant_id = $1 ORDER BY id`),
   };
 }
 
@@ -88,6 +106,18 @@ beforeAll(async () => {
     body: JSON.stringify({ rps: 100, burst: 100 }),
   });
   gw = await startTestGateway<never>();
+  // Issue 5: A's claim-review message and service token; B's own service token.
+  messageId = (
+    await systemPool().query<{ id: string }>(
+      `SELECT id FROM queue_messages WHERE tenant_id = $1 AND queue = 'claim-review'`,
+      [a.tenantId],
+    )
+  ).rows[0]!.id;
+  await createTestServiceToken(a.tenantId);
+  tokenIdA = (
+    await systemPool().query<{ id: string }>(`SELECT id FROM service_tokens WHERE tenant_id = $1`, [a.tenantId])
+  ).rows[0]!.id;
+  tokenB = await createTestServiceToken(b.tenantId, "claim-review", []);
 });
 
 afterAll(async () => {
@@ -162,12 +192,66 @@ function probes(): Probe[] {
       path: `/api/v1/tenants/${t}/limits`,
       params: { tenant: t },
     },
+    // Issue 5: claim lifecycle, live timeline, queues, service tokens.
+    {
+      name: "claim status",
+      handler: claimStatus,
+      method: "POST",
+      path: `/api/v1/claims/${claimId}/status`,
+      params: { id: claimId },
+      body: { status: "IN_REVIEW" },
+    },
+    {
+      name: "claim events (SSE)",
+      handler: claimEvents,
+      path: `/api/v1/claims/${claimId}/events`,
+      params: { id: claimId },
+    },
+    { name: "stuck claims ?tenant=", handler: stuckClaims, path: `/api/v1/claims/stuck?tenant=${t}`, params: {} },
+    { name: "queue stats ?tenant=", handler: queueStats, path: `/api/v1/queues?tenant=${t}`, params: {} },
+    {
+      name: "dead letters ?tenant=",
+      handler: deadLetters,
+      path: `/api/v1/queues/claim-review/dead?tenant=${t}`,
+      params: { queue: "claim-review" },
+    },
+    ...(
+      [
+        ["ack", ackMessage, "POST", "/ack"],
+        ["nack", nackMessage, "POST", "/nack"],
+        ["requeue", requeueMessage, "POST", "/requeue"],
+        ["discard", discardMessage, "DELETE", ""],
+      ] as const
+    ).map(([what, handler, method, suffix]) => ({
+      name: `queue ${what}`,
+      handler,
+      method,
+      path: `/api/v1/queues/claim-review/messages/${messageId}${suffix}`,
+      params: { queue: "claim-review", id: messageId },
+      ...(what === "nack" ? { body: { delaySeconds: 0 } } : {}),
+    })),
+    { name: "service tokens", handler: listTokens, path: `/api/v1/services/${name}/tokens`, params: { name } },
+    {
+      name: "service token issue",
+      handler: issueToken,
+      method: "POST",
+      path: `/api/v1/services/claim-review/tokens?tenant=${t}`,
+      params: { name: "claim-review" },
+      body: {},
+    },
+    {
+      name: "service token revoke",
+      handler: revokeToken,
+      method: "DELETE",
+      path: `/api/v1/services/claim-review/tokens/${tokenIdA}`,
+      params: { name: "claim-review", id: tokenIdA },
+    },
   ];
 }
 
 /** A's identifiers that must never appear in an answer to B. */
 function secretsOfA(): string[] {
-  return [claimId, svc.id, svc.name, ...svc.instanceIds, a.tenantId, upstream.url];
+  return [claimId, svc.id, svc.name, ...svc.instanceIds, a.tenantId, upstream.url, messageId, tokenIdA];
 }
 
 describe("cross-tenant matrix: agency B calling with agency A's ids", () => {
@@ -175,23 +259,26 @@ describe("cross-tenant matrix: agency B calling with agency A's ids", () => {
     const before = await stateOfA();
     const failures: string[] = [];
     for (const p of probes()) {
-      for (const [role, user] of [
-        ["veteran", b.veteran],
-        ["operator", b.operator],
-        ["admin", b.admin],
+      for (const [role, token] of [
+        ["veteran", b.veteran.token],
+        ["operator", b.operator.token],
+        ["admin", b.admin.token],
+        ["service token", tokenB],
       ] as const) {
         const res = await callRoute(p.handler, {
           method: p.method ?? "GET",
           path: p.path,
-          token: user.token,
+          token,
           params: p.params,
           ...(p.body !== undefined
             ? { headers: { "content-type": "application/json" }, body: JSON.stringify(p.body) }
             : {}),
         });
         const text = await res.text();
-        // A role the route refuses outright (403 role_forbidden) learns nothing about A either.
-        const refusedByRole = res.status === 403 && text.includes('"role_forbidden"');
+        // A role the route refuses outright (403 role_forbidden; 401 for a service token on a
+        // users-only route) learns nothing about A either.
+        const refusedByRole =
+          (res.status === 403 && text.includes('"role_forbidden"')) || (role === "service token" && res.status === 401);
         if (res.status !== 404 && !refusedByRole)
           failures.push(`${p.name} as ${role}: ${res.status} ${text.slice(0, 120)}`);
         // Echoing what the caller sent (a name in the path) tells them nothing new.
@@ -220,6 +307,33 @@ describe("cross-tenant matrix: agency B calling with agency A's ids", () => {
       const text = await res.text();
       for (const s of secretsOfA()) expect(text.includes(s), `${label} contains ${s}`).toBe(false);
     }
+  });
+
+  it("answers bulk status with A's ids as missing, and leases B's consumers nothing of A's", async () => {
+    for (const token of [b.veteran.token, b.operator.token, tokenB]) {
+      const res = await callRoute(bulkStatus, {
+        method: "POST",
+        path: "/api/v1/claims/status",
+        token,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ ids: [claimId] }),
+      });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ items: [], missing: [claimId] });
+    }
+    const leased = await callRoute(leaseMessages, {
+      method: "POST",
+      path: "/api/v1/queues/claim-review/lease",
+      token: tokenB,
+      params: { queue: "claim-review" },
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ max: 100 }),
+    });
+    expect(leased.status).toBe(200);
+    const text = await leased.text();
+    for (const s of secretsOfA()) expect(text.includes(s), `lease contains ${s}`).toBe(false);
+    const still = await systemPool().query(`SELECT state FROM queue_messages WHERE id = $1`, [messageId]);
+    expect(still.rows[0].state).toBe("queued");
   });
 
   it("routes nothing of A's through the gateway for B's token: 404 like an unknown service", async () => {

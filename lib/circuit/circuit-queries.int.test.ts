@@ -182,7 +182,9 @@ describe("circuit queries", () => {
 
   it("shows an instance that never tripped as closed since it was registered", async () => {
     const c = await getCircuit(systemPool(), tenant, a3);
-    const { rows } = await systemPool().query<{ created_at: Date }>(`SELECT created_at FROM instances WHERE id = $1`, [a3]);
+    const { rows } = await systemPool().query<{ created_at: Date }>(`SELECT created_at FROM instances WHERE id = $1`, [
+      a3,
+    ]);
     expect(c).toMatchObject({
       state: "closed",
       forced: null,
@@ -197,7 +199,11 @@ describe("circuit queries", () => {
   });
 
   it("shows forced breakers with who forced them; a forced state wins over the stored one", async () => {
-    expect(await getCircuit(systemPool(), tenant, b1)).toMatchObject({ state: "closed", forced: "closed", forcedBy: "op-x" });
+    expect(await getCircuit(systemPool(), tenant, b1)).toMatchObject({
+      state: "closed",
+      forced: "closed",
+      forcedBy: "op-x",
+    });
     const fo = await getCircuit(systemPool(), tenant, b2);
     expect(fo).toMatchObject({ state: "open", forced: "open", forcedBy: "op-y", tripsLastHour: 1 });
     expect(fo.forcedAt).toEqual(expect.any(String));

@@ -1,5 +1,4 @@
 import type { Queryable } from "../db/pool";
-import type pg from "pg";
 import { z } from "zod";
 import { AppError } from "../http/app-error";
 import type { HealthStatus } from "../health/status-rules";

@@ -26,7 +26,8 @@ export function claimFilter(p: Principal): ClaimFilter {
 /** Runs `fn` in the caller's claim scope; `orElse` is the answer for a caller who sees no claims. */
 export function inClaimScope<T>(
   p: Principal,
-  r: { meta: RequestMeta; view: string; tenantParam?: string },
+  /** `everyAccess: false` for lists that dashboards poll (recorded once per 10 min per admin) */
+  r: { meta: RequestMeta; view: string; tenantParam?: string; everyAccess?: boolean },
   fn: (c: TenantClient, filter: ClaimFilter) => Promise<T>,
   orElse: () => T = () => {
     throw new AppError("not_found", "No such claim.");
@@ -35,7 +36,13 @@ export function inClaimScope<T>(
   // An operator or veteran without an agency sees no claims (and is told nothing more).
   if (p.tenantId === null && p.role !== "admin") return Promise.resolve().then(orElse);
   return inCallerScope(
-    { principal: p, tenantParam: r.tenantParam, meta: r.meta, view: r.view, auditEveryAccess: p.role === "admin" },
+    {
+      principal: p,
+      tenantParam: r.tenantParam,
+      meta: r.meta,
+      view: r.view,
+      auditEveryAccess: p.role === "admin" && (r.everyAccess ?? true),
+    },
     (c) => fn(c, claimFilter(p)),
   );
 }

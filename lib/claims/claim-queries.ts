@@ -50,7 +50,7 @@ function summary(c: SummaryRow) {
 export async function listClaims(p: Principal, q: ListClaimsQuery, meta: RequestMeta) {
   return inClaimScope(
     p,
-    { meta, view: "claims:list", tenantParam: q.tenant },
+    { meta, view: "claims:list", tenantParam: q.tenant, everyAccess: false },
     async (c, f) => {
       const { rows } = await c.query<SummaryRow>(
         `SELECT ${SUMMARY_COLUMNS}

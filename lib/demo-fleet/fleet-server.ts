@@ -81,7 +81,14 @@ async function setMode(inst: Running, mode: FleetMode): Promise<void> {
 
 const modeBody = z.object({ mode: z.enum(fleetModes) });
 
-export async function startFleet(basePort: number): Promise<{ stop(): Promise<void>; controlUrl: string }> {
+export interface RunningFleet {
+  stop(): Promise<void>;
+  controlUrl: string;
+  /** the current mode of an instance (by its spec key), or undefined for an unknown key */
+  modeOf(key: string): FleetMode | undefined;
+}
+
+export async function startFleet(basePort: number): Promise<RunningFleet> {
   const running: Running[] = fleetInstances.map((spec) => ({
     key: spec.key,
     port: Number(new URL(instanceUrl(spec, basePort)).port),
@@ -122,6 +129,7 @@ export async function startFleet(basePort: number): Promise<{ stop(): Promise<vo
   const port = (control.address() as AddressInfo).port;
   return {
     controlUrl: controlUrl(port),
+    modeOf: (key) => running.find((r) => r.key === key)?.mode,
     stop: async () => {
       for (const inst of running) await setMode(inst, "down");
       control.closeAllConnections();

@@ -18,6 +18,9 @@ export const fleetServices: { name: string; tenant: string; description: string 
   { name: "doc-service", tenant: "agency-a", description: "Stores and renders claim documents (demo fleet)" },
   { name: "claim-review", tenant: "agency-a", description: "Reviews queued claims (demo fleet)" },
   { name: "notify", tenant: "agency-b", description: "Sends status notifications (demo fleet)" },
+  // Each agency has a reviewer: the demo fleet process runs one claim-review queue consumer per
+  // tenant (lib/demo-fleet/claim-review-consumer.ts), paused while all its instances are down or failing.
+  { name: "claim-review", tenant: "agency-b", description: "Reviews queued claims (demo fleet)" },
 ];
 
 export const fleetInstances: FleetInstanceSpec[] = [
@@ -26,6 +29,7 @@ export const fleetInstances: FleetInstanceSpec[] = [
   { key: "claim-review-primary", service: "claim-review", tenant: "agency-a", region: "primary", portOffset: 3 },
   { key: "claim-review-secondary", service: "claim-review", tenant: "agency-a", region: "secondary", portOffset: 4 },
   { key: "notify-primary", service: "notify", tenant: "agency-b", region: "primary", portOffset: 5 },
+  { key: "claim-review-b-primary", service: "claim-review", tenant: "agency-b", region: "primary", portOffset: 6 },
 ];
 
 export function instanceUrl(spec: FleetInstanceSpec, basePort: number): string {

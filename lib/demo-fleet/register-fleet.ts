@@ -18,7 +18,7 @@ export async function registerFleet(db: Pick<pg.Pool, "query">, basePort: number
     const serviceId = r.rows[0]?.id;
     if (!serviceId) continue;
     created.push(svc.name);
-    for (const inst of fleetInstances.filter((i) => i.service === svc.name)) {
+    for (const inst of fleetInstances.filter((i) => i.service === svc.name && i.tenant === svc.tenant)) {
       await db.query(
         `INSERT INTO instances (id, service_id, tenant_id, url, region) VALUES (gen_random_uuid(), $1, $2, $3, $4)`,
         [serviceId, svc.tenant, instanceUrl(inst, basePort), inst.region],

@@ -7,7 +7,9 @@ import { createHealthService } from "./test-fixtures";
 describe("trimHealthHistory", () => {
   it("deletes raw checks past the retention, roll-ups older than 30 days and status events older than a year, in batches", async () => {
     const tenantId = await createTenant("ret");
-    const svc = await createHealthService(systemPool(), tenantId, {}, [{ url: "http://127.0.0.1:9", nextCheck: "never" }]);
+    const svc = await createHealthService(systemPool(), tenantId, {}, [
+      { url: "http://127.0.0.1:9", nextCheck: "never" },
+    ]);
     const id = svc.instanceIds[0]!;
     await systemPool().query(
       `INSERT INTO health_checks (instance_id, service_id, tenant_id, at, outcome, worker_id)

@@ -1,5 +1,4 @@
 import type { Queryable } from "../db/pool";
-import type pg from "pg";
 import { z } from "zod";
 import type { Principal } from "../auth/principal";
 import { AppError } from "../http/app-error";

@@ -29,6 +29,7 @@ export const errorCodes = {
   service_exists: 409,
   claim_transition_invalid: 409,
   message_not_leased: 409,
+  message_not_dead: 409,
   // 413
   payload_too_large: 413,
   // 415

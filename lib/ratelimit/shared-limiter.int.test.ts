@@ -210,9 +210,10 @@ describe("SharedRateLimiter", () => {
 
   it("reports the tighter of the tenant-wide and per-service limits, and needs a token from both", async () => {
     const tenant = await createTenant("rl-svc");
-    await systemPool().query(`INSERT INTO services (id, tenant_id, name) VALUES (gen_random_uuid(), $1, 'doc-review')`, [
-      tenant,
-    ]);
+    await systemPool().query(
+      `INSERT INTO services (id, tenant_id, name) VALUES (gen_random_uuid(), $1, 'doc-review')`,
+      [tenant],
+    );
     await setLimit(tenant, 1_000, 1_000);
     await upsertLimit(admin, tenant, { rps: 1, burst: 2, service: "doc-review" });
     const r = await replica("svc");

@@ -105,10 +105,10 @@ async function snapshot(tenantId: string) {
 }
 
 async function serviceId(tenantId: string, name: string): Promise<string> {
-  const { rows } = await systemPool().query<{ id: string }>(`SELECT id FROM services WHERE tenant_id = $1 AND name = $2`, [
-    tenantId,
-    name,
-  ]);
+  const { rows } = await systemPool().query<{ id: string }>(
+    `SELECT id FROM services WHERE tenant_id = $1 AND name = $2`,
+    [tenantId, name],
+  );
   return rows[0]!.id;
 }
 
@@ -181,7 +181,9 @@ describe("gateway and breaker settings through the JSON API", () => {
     expect((await post(a.admin, { name: "patch-one", ...CUSTOM, instances: [{ url: url() }] })).status).toBe(201);
     const id = await serviceId(a.tenantId, "patch-one");
     // Push the next probe into the future: a gateway setting must leave it there.
-    await systemPool().query(`UPDATE instances SET next_check_at = now() + interval '1 hour' WHERE service_id = $1`, [id]);
+    await systemPool().query(`UPDATE instances SET next_check_at = now() + interval '1 hour' WHERE service_id = $1`, [
+      id,
+    ]);
     const before = await (await get(a.admin, "patch-one")).json();
 
     const res = await patch(a.admin, "patch-one", { breakerOpenSeconds: 90 });

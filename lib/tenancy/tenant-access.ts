@@ -10,6 +10,8 @@ import type { RequestMeta } from "../http/request-context";
  *
  * - A user bound to a tenant (veteran, operator, tenant admin) always acts in their own tenant;
  *   naming another one is refused.
+ * - A tenant admin reading personal data (`auditEveryAccess`, claims) is recorded as
+ *   `admin.data_access` in its tenant's chain.
  * - A global admin (no tenant) acts across tenants only through this explicit path: every such
  *   access is recorded in the audit trail as `admin.cross_tenant_access` (in the viewed tenant's
  *   chain, or the global chain for "all tenants"). Dashboards that poll are recorded at most
@@ -83,7 +85,19 @@ export async function inCallerScope<T>(
   p?: pg.Pool,
 ): Promise<T> {
   const tenant = resolveTenant(r.principal, r.tenantParam);
-  if (r.principal.tenantId !== null) return withTenant(r.principal.tenantId, (c) => fn(c, tenant), p);
+  if (r.principal.tenantId !== null) {
+    // A tenant-bound caller stays in its tenant; an admin's reads of personal data are still recorded.
+    if (!(r.auditEveryAccess && r.principal.role === "admin"))
+      return withTenant(r.principal.tenantId, (c) => fn(c, tenant), p);
+    return withTenant(
+      r.principal.tenantId,
+      async (c) => {
+        await appendAudit({ ...crossTenantEvent(r, r.principal.tenantId), action: "admin.data_access" }, c);
+        return fn(c, tenant);
+      },
+      p,
+    );
+  }
   const audit = shouldAudit(`${r.principal.userId}|${r.view}|${tenant ?? "*"}`, r.auditEveryAccess ?? false);
   const run = async (c: TenantClient) => {
     if (audit) await appendAudit(crossTenantEvent(r, tenant), c);

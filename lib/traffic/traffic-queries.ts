@@ -1,5 +1,4 @@
 import type { Queryable } from "../db/pool";
-import type pg from "pg";
 import { z } from "zod";
 import { BUCKET_COUNT, percentileFromBuckets, sumBucketsSql } from "../health/latency-buckets";
 

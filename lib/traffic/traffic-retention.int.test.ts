@@ -13,7 +13,9 @@ describe("trimGatewayHistory", () => {
          FROM generate_series(0, 11) d`,
       [tenant],
     );
-    const svc = await createHealthService(systemPool(), tenant, {}, [{ url: "http://127.0.0.1:9", nextCheck: "never" }]);
+    const svc = await createHealthService(systemPool(), tenant, {}, [
+      { url: "http://127.0.0.1:9", nextCheck: "never" },
+    ]);
     await systemPool().query(
       `INSERT INTO circuit_events (instance_id, service_id, tenant_id, at, from_state, to_state, actor)
        SELECT $1, $2, $3, now() - make_interval(days => d) + interval '10 minutes', 'closed', 'open', 'test'

@@ -8,6 +8,7 @@ import { rawRetentionHours, trimHealthHistory } from "../health/retention";
 import { purgeExpiredIdempotencyKeys } from "../idempotency/idempotency-key";
 import { networkPolicyFromEnv } from "../net/network-policy";
 import { logger } from "../telemetry/logger";
+import { queueMaintenanceLoop } from "../queue/queue-maintenance";
 import { trimGatewayHistory } from "../traffic/traffic-retention";
 import { runLoops, type LoopSpec } from "./loop";
 
@@ -22,6 +23,7 @@ const policy = networkPolicyFromEnv();
 const rawHours = rawRetentionHours();
 
 const loops: LoopSpec[] = [
+  queueMaintenanceLoop(),
   {
     name: "retention",
     everyMs: 60_000,

@@ -46,9 +46,10 @@ async function eventRows(instanceId: string) {
   return rows;
 }
 async function circuitRowCount(instanceId: string): Promise<number> {
-  const { rows } = await systemPool().query<{ n: number }>(`SELECT count(*)::int AS n FROM circuits WHERE instance_id = $1`, [
-    instanceId,
-  ]);
+  const { rows } = await systemPool().query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM circuits WHERE instance_id = $1`,
+    [instanceId],
+  );
   return rows[0]!.n;
 }
 

@@ -151,7 +151,8 @@ describe("claims: reading back", () => {
       expect(res.status).toBe(200);
       expect((await res.json()).claim_id).toBe(id);
       const { rows } = await systemPool().query(
-        `SELECT tenant_id, target FROM audit_events WHERE actor = $1 AND action = 'admin.cross_tenant_access'`,
+        `SELECT tenant_id, target FROM audit_events
+          WHERE actor = $1 AND action IN ('admin.cross_tenant_access', 'admin.data_access')`,
         [u.username],
       );
       expect(rows).toEqual([{ tenant_id: chain, target: `claim:${id}` }]);
@@ -185,7 +186,10 @@ describe("claims: reading back", () => {
     expect(page2.items.map((c: { claim_id: string }) => c.claim_id)).toEqual([ids[0]]);
     expect(page2.nextCursor).toBeNull();
 
-    for (const nobody of [await createUser("operator", null), await createUser("admin", (await createAgency()).tenantId)]) {
+    for (const nobody of [
+      await createUser("operator", null),
+      await createUser("admin", (await createAgency()).tenantId),
+    ]) {
       expect(await list(nobody)).toEqual({ items: [], nextCursor: null });
     }
     const all = await list(await createUser("admin", null), `?tenant=${a.tenantId}`);

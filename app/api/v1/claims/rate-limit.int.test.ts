@@ -17,9 +17,10 @@ const admin: Principal = {
 };
 
 async function claimsOf(tenantId: string): Promise<number> {
-  const { rows } = await systemPool().query<{ n: number }>(`SELECT count(*)::int AS n FROM claims WHERE tenant_id = $1`, [
-    tenantId,
-  ]);
+  const { rows } = await systemPool().query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM claims WHERE tenant_id = $1`,
+    [tenantId],
+  );
   return rows[0]!.n;
 }
 

@@ -8,16 +8,26 @@ import { createUser, type TestUser } from "@/lib/testing/fixtures";
 import { POST as setMode } from "./instances/[id]/mode/route";
 import { GET as list } from "./instances/route";
 
-let fleet: Awaited<ReturnType<typeof startFleet>>;
+let fleet: Awaited<ReturnType<typeof startFleet>> | undefined;
 let opA: TestUser;
 let opB: TestUser;
 let vet: TestUser;
 
 beforeAll(async () => {
-  const base = await freePort();
-  fleet = await startFleet(base);
+  // The fleet takes base … base+6; another test may hold one of those: try another base.
+  let base = 0;
+  for (let attempt = 0; !fleet; attempt++) {
+    base = await freePort();
+    try {
+      fleet = await startFleet(base);
+    } catch (err) {
+      if (attempt >= 5 || !String(err).includes("EADDRINUSE")) throw err;
+    }
+  }
   // The shared test database may already hold a fleet from another file: register is idempotent.
-  await systemPool().query(`DELETE FROM services WHERE name IN ('doc-service', 'claim-review', 'notify')`);
+  await systemPool().query(
+    `DELETE FROM services WHERE name IN ('doc-service', 'claim-review', 'notify') AND tenant_id IN ('agency-a', 'agency-b')`,
+  );
   await registerFleet(systemPool(), base);
   Object.assign(process.env, {
     HMS_DEMO: "1",
@@ -29,7 +39,7 @@ beforeAll(async () => {
   vet = await createUser("veteran", "agency-a");
 });
 afterAll(async () => {
-  await fleet.stop();
+  await fleet?.stop();
   delete process.env.HMS_DEMO;
   delete process.env.HMS_DEMO_FLEET_CONTROL_URL;
 });
@@ -46,7 +56,7 @@ describe("demo fleet control API", () => {
       "doc-service/secondary",
     ]);
     const b = await (await listFor(opB)).json();
-    expect(b.items.map((i: { service: string }) => i.service)).toEqual(["notify"]);
+    expect(b.items.map((i: { service: string }) => i.service)).toEqual(["claim-review", "notify"]);
   });
 
   it("switches an instance's mode, which its /health then reflects", async () => {

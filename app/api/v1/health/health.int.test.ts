@@ -42,9 +42,10 @@ async function freshHeartbeat() {
   );
 }
 async function staleHeartbeats() {
-  await systemPool().query(`UPDATE worker_heartbeats SET last_completed_at = now() - interval '10 minutes' WHERE loop = $1`, [
-    PROBE_LOOP,
-  ]);
+  await systemPool().query(
+    `UPDATE worker_heartbeats SET last_completed_at = now() - interval '10 minutes' WHERE loop = $1`,
+    [PROBE_LOOP],
+  );
 }
 
 beforeAll(async () => {

@@ -78,9 +78,10 @@ async function audits(tenantId: string, action?: string): Promise<number> {
   return rows[0]!.n;
 }
 async function serviceCount(tenantId: string): Promise<number> {
-  const { rows } = await systemPool().query<{ n: number }>(`SELECT count(*)::int AS n FROM services WHERE tenant_id = $1`, [
-    tenantId,
-  ]);
+  const { rows } = await systemPool().query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM services WHERE tenant_id = $1`,
+    [tenantId],
+  );
   return rows[0]!.n;
 }
 
@@ -372,7 +373,9 @@ describe("GET /api/v1/services and /services", () => {
     for (const name of [...names].reverse()) {
       expect((await post(t.admin, { name, instances: [{ url: url() }] })).status).toBe(201);
     }
-    await systemPool().query(`UPDATE services SET status = 'red' WHERE tenant_id = $1 AND name = 'svc-c'`, [t.tenantId]);
+    await systemPool().query(`UPDATE services SET status = 'red' WHERE tenant_id = $1 AND name = 'svc-c'`, [
+      t.tenantId,
+    ]);
   });
 
   it("pages through the tenant's services by name with limit and cursor", async () => {
@@ -588,7 +591,9 @@ describe("PATCH /api/v1/services/<name>/instances/<id>", () => {
     const body = await drained.json();
     expect(body.instances[1]).toMatchObject({ id, enabled: false });
     expect(body.instances[0].enabled).toBe(true);
-    const { rows } = await systemPool().query(`SELECT next_check_at <= now() AS due FROM instances WHERE id = $1`, [id]);
+    const { rows } = await systemPool().query(`SELECT next_check_at <= now() AS due FROM instances WHERE id = $1`, [
+      id,
+    ]);
     expect(rows[0].due).toBe(true);
     expect(await audits(t.tenantId, "registry.instance_drain")).toBe(1);
 

@@ -3,6 +3,7 @@ import Link from "next/link";
 import { notFound, redirect } from "next/navigation";
 import { ServiceDetail } from "@/components/board/service-detail";
 import { NotForVeterans } from "@/components/role-gate";
+import { ServiceTokensPanel } from "@/components/services/service-tokens-panel";
 import { currentPrincipal } from "@/lib/auth/session";
 
 /** Service names are DNS labels; anything else cannot exist, so it is a 404 without an API call. */
@@ -56,6 +57,9 @@ export default async function ServicePage({
         </Link>
       </nav>
       <ServiceDetail name={name} tenant={tenant} isAdmin={principal.role === "admin"} />
+      {principal.role === "admin" && tenant && (
+        <ServiceTokensPanel service={name} tenant={principal.tenantId === null ? tenant : null} />
+      )}
     </div>
   );
 }

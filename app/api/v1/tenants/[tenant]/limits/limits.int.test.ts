@@ -51,7 +51,10 @@ async function bucketTokens(tenant: string, scope: string): Promise<number | nul
 }
 
 async function addService(tenant: string, name: string): Promise<void> {
-  await systemPool().query(`INSERT INTO services (id, tenant_id, name) VALUES (gen_random_uuid(), $1, $2)`, [tenant, name]);
+  await systemPool().query(`INSERT INTO services (id, tenant_id, name) VALUES (gen_random_uuid(), $1, $2)`, [
+    tenant,
+    name,
+  ]);
 }
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
