@@ -5,6 +5,7 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
+import { benchAudit, formatAudit } from "./bench/audit";
 import { benchGateway, formatGateway } from "./bench/gateway";
 import { benchIntake, formatIntake } from "./bench/intake";
 import { benchProber, formatProber } from "./bench/prober";
@@ -49,6 +50,14 @@ if (want("queue")) {
   results.queue = r;
   console.log("## Queues (issue 5): send + lease + ack throughput, pickup latency\n");
   console.log(formatQueue(r));
+  console.log();
+}
+
+if (want("audit")) {
+  const r = await benchAudit();
+  results.audit = r;
+  console.log("## Audit chain (issue 5): seal and verify 1,000,000 events\n");
+  console.log(formatAudit(r));
   console.log();
 }
 

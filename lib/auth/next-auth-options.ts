@@ -3,6 +3,7 @@ import CredentialsModule from "next-auth/providers/credentials";
 import { z } from "zod";
 import { appendAudit } from "../audit/append";
 import { AppError } from "../http/app-error";
+import { requestMeta } from "../http/request-context";
 import { authenticate } from "./credentials";
 import { roleSchema, type Principal } from "./principal";
 
@@ -10,6 +11,13 @@ import { roleSchema, type Principal } from "./principal";
 // test processes) the module object around it.
 const CredentialsProvider =
   (CredentialsModule as unknown as { default?: typeof CredentialsModule }).default ?? CredentialsModule;
+
+/** next-auth hands authorize() the request's headers as a plain object. */
+function headersOf(h: Record<string, unknown> | undefined): Headers {
+  const out = new Headers();
+  for (const [k, v] of Object.entries(h ?? {})) if (typeof v === "string") out.set(k, v);
+  return out;
+}
 
 /** The `error` next-auth reports to the sign-in form when the database is unreachable. */
 export const SIGN_IN_UNAVAILABLE = "unavailable";
@@ -28,12 +36,22 @@ export const authOptions: NextAuthOptions = {
         username: { label: "Username", type: "text" },
         password: { label: "Password", type: "password" },
       },
-      async authorize(raw) {
+      async authorize(raw, req) {
         const parsed = credentialsInput.safeParse(raw);
         if (!parsed.success) return null;
+        // Trace id and client IP for the audit trail, by the same rules as every API request.
+        const meta = requestMeta(new Request("http://localhost/", { headers: headersOf(req?.headers) }));
         try {
           const p = await authenticate(parsed.data.username, parsed.data.password);
-          await appendAudit({ tenantId: p.tenantId, actor: p.username, action: "auth.login", outcome: "success" });
+          await appendAudit({
+            tenantId: p.tenantId,
+            actor: p.username,
+            action: "auth.login",
+            target: p.userId,
+            outcome: "success",
+            traceId: meta.traceId,
+            ip: meta.ip,
+          });
           return { id: p.userId, name: p.username, role: p.role, tenantId: p.tenantId };
         } catch (err) {
           // An outage is not a wrong password: the form shows "try again shortly" for this code.
@@ -43,6 +61,8 @@ export const authOptions: NextAuthOptions = {
             actor: parsed.data.username,
             action: "auth.login",
             outcome: "failure",
+            traceId: meta.traceId,
+            ip: meta.ip,
           }).catch(() => {});
           return null;
         }

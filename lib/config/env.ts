@@ -36,6 +36,8 @@ export const envSchema = z.object({
   HMS_AUDIT_KEY: z.string().min(32, "HMS_AUDIT_KEY must be at least 32 characters").optional(),
   // Stuck-claims watchdog: QUEUED/IN_REVIEW claims without a status change for longer are flagged.
   HMS_STUCK_CLAIM_MINUTES: z.coerce.number().int().min(1).max(43_200).default(30),
+  // Retired audit keys (comma-separated): seals made with them still verify.
+  HMS_AUDIT_PREVIOUS_KEYS: z.string().optional(),
   HMS_METRICS_TOKEN: z.string().min(16, "HMS_METRICS_TOKEN must be at least 16 characters").optional(),
   // Rate limit for tenants without a configured one (unset = unlimited); burst defaults to ceil(rps).
   HMS_DEFAULT_TENANT_RPS: z.coerce.number().positive().max(100_000).optional(),

@@ -8,6 +8,8 @@ import { rawRetentionHours, trimHealthHistory } from "../health/retention";
 import { purgeExpiredIdempotencyKeys } from "../idempotency/idempotency-key";
 import { networkPolicyFromEnv } from "../net/network-policy";
 import { logger } from "../telemetry/logger";
+import { keyRing } from "../audit/keys";
+import { auditSealLoop } from "../audit/sealer";
 import { queueMaintenanceLoop } from "../queue/queue-maintenance";
 import { trimGatewayHistory } from "../traffic/traffic-retention";
 import { runLoops, type LoopSpec } from "./loop";
@@ -22,7 +24,11 @@ const db = systemPool();
 const policy = networkPolicyFromEnv();
 const rawHours = rawRetentionHours();
 
+// A missing or short HMS_AUDIT_KEY is refused at start-up, not on the first seal.
+keyRing();
+
 const loops: LoopSpec[] = [
+  auditSealLoop(),
   queueMaintenanceLoop(),
   {
     name: "retention",
