@@ -1,5 +1,5 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from "jose";
-import { pool } from "../db/pool";
+import { guardCheckedOut, pool } from "../db/pool";
 
 /**
  * ES256 signing keys, generated on first use and stored in PostgreSQL so every web replica signs
@@ -116,6 +116,7 @@ export async function currentSigner(): Promise<{ kid: string; privateKey: Crypto
   let k = await keys();
   if (!k.signer) {
     const client = await pool().connect();
+    const unguard = guardCheckedOut(client);
     try {
       // One replica creates the first key; the others wait on the lock, then load it.
       await client.query("SELECT pg_advisory_lock(72707370)");
@@ -126,7 +127,7 @@ export async function currentSigner(): Promise<{ kid: string; privateKey: Crypto
       }
     } finally {
       await client.query("SELECT pg_advisory_unlock(72707370)").catch(() => {});
-      client.release();
+      client.release(unguard());
     }
   }
   if (!k.signer) throw new Error("no signing key available");

@@ -50,9 +50,29 @@ export function systemPool(): pg.Pool {
   return globalForPool.hmsSystemPool;
 }
 
+/**
+ * While a client is checked out, pg-pool removes its own 'error' listener. If the server ends
+ * the session between two queries of a transaction (a restart: 57P01), the client emits 'error'
+ * with nobody listening, and Node kills the process. This listener keeps it alive — the next
+ * query fails and the request answers 503 — and marks the client so it is discarded, not reused.
+ * Returns the function that detaches it and says whether the connection broke.
+ */
+export function guardCheckedOut(client: pg.PoolClient): () => boolean {
+  let broke = false;
+  const onError = () => {
+    broke = true;
+  };
+  client.on("error", onError);
+  return () => {
+    client.off("error", onError);
+    return broke;
+  };
+}
+
 /** Runs `fn` in one transaction on one connection; rolls back on any error. */
 export async function withTransaction<T>(p: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await p.connect();
+  const unguard = guardCheckedOut(client);
   let broken = false;
   try {
     await client.query("BEGIN");
@@ -67,6 +87,7 @@ export async function withTransaction<T>(p: pg.Pool, fn: (c: pg.PoolClient) => P
     }
     throw err;
   } finally {
+    if (unguard()) broken = true;
     client.release(broken);
   }
 }

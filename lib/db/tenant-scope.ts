@@ -1,5 +1,5 @@
 import pg from "pg";
-import { pool } from "./pool";
+import { guardCheckedOut, pool } from "./pool";
 import { db } from "./prisma";
 
 export type PrismaTx = Parameters<Parameters<ReturnType<typeof db>["$transaction"]>[0]>[0];
@@ -18,6 +18,7 @@ export type TenantClient = pg.PoolClient;
 
 async function scoped<T>(p: pg.Pool, tenant: string, fn: (c: TenantClient) => Promise<T>): Promise<T> {
   const client = await p.connect();
+  const unguard = guardCheckedOut(client);
   let broken = false;
   try {
     // One round trip for BEGIN and the setting (a simple-protocol multi-statement query).
@@ -33,6 +34,7 @@ async function scoped<T>(p: pg.Pool, tenant: string, fn: (c: TenantClient) => Pr
     }
     throw err;
   } finally {
+    if (unguard()) broken = true;
     client.release(broken);
   }
 }

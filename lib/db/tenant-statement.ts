@@ -1,4 +1,5 @@
 import pg from "pg";
+import { guardCheckedOut } from "./pool";
 
 /**
  * One statement in one tenant-scoped transaction, in ONE round trip — the same mechanism as
@@ -43,6 +44,7 @@ export async function tenantStatement<R extends pg.QueryResultRow = pg.QueryResu
   if (!tenantId || tenantId === "*") throw new Error("tenantStatement needs one tenant id");
   const text = `BEGIN; SELECT set_config('app.tenant_id', ${pg.escapeLiteral(tenantId)}, true); ${inlineParams(sql, params)}; COMMIT`;
   const client = await p.connect();
+  const unguard = guardCheckedOut(client);
   let broken = false;
   try {
     const results = (await client.query(text)) as unknown as pg.QueryResult<R>[];
@@ -57,6 +59,7 @@ export async function tenantStatement<R extends pg.QueryResultRow = pg.QueryResu
     }
     throw err;
   } finally {
+    if (unguard()) broken = true;
     client.release(broken);
   }
 }
