@@ -4,6 +4,7 @@ import { withTenant } from "../db/tenant-scope";
 import { AppError } from "../http/app-error";
 import type { RequestMeta } from "../http/request-context";
 import { inClaimScope } from "./claim-access";
+import { readClaimSnapshot } from "./claim-snapshot";
 
 export const claimIdSchema = z.string().regex(/^CLM-\d{1,18}$/);
 
@@ -72,44 +73,16 @@ export async function listClaims(p: Principal, q: ListClaimsQuery, meta: Request
 
 export async function getClaim(p: Principal, id: string, meta: RequestMeta) {
   if (!claimIdSchema.safeParse(id).success) throw notFound();
+  // The same read as the live timeline's snapshot (lib/claims/claim-snapshot.ts).
   return inClaimScope(
     p,
     { meta, view: `claim:${id}` },
-    async (c, f) => {
-      const { rows } = await c.query<SummaryRow & { veteran: string; content_type: string; risky_features: string[] }>(
-        `SELECT ${SUMMARY_COLUMNS}, u.username AS veteran, d.content_type, d.risky_features
-         FROM claims c JOIN documents d ON d.id = c.document_id JOIN users u ON u.id = c.veteran_id
-        WHERE ${f.sql} AND c.id = $2`,
-        [f.value, id],
-      );
-      const row = rows[0];
-      if (!row) throw notFound();
-      const events = await c.query<{ id: string; status: string; at: Date; note: string | null; actor: string }>(
-        `SELECT id, status, at, note, actor FROM claim_events WHERE claim_id = $1 ORDER BY id`,
-        [id],
-      );
-      return {
-        claim_id: row.id,
-        status: row.status,
-        tenant: row.tenant_id,
-        veteran: row.veteran,
-        createdAt: row.created_at.toISOString(),
-        updatedAt: row.updated_at.toISOString(),
-        document: {
-          sizeBytes: Number(row.size_bytes),
-          sha256: row.sha256,
-          pageCount: row.page_count,
-          contentType: row.content_type,
-          riskyFeatures: row.risky_features,
-          url: `/api/v1/claims/${row.id}/document`,
-        },
-        timeline: events.rows.map((e) => ({ status: e.status, at: e.at.toISOString(), note: e.note, actor: e.actor })),
-      };
-    },
-    () => {
-      throw notFound();
-    },
+    async (c, f) => (await readClaimSnapshot(c, f, id)) ?? throwNotFound(),
   );
+}
+
+function throwNotFound(): never {
+  throw notFound();
 }
 
 /**

@@ -23,7 +23,6 @@ import { startUpstream, type Upstream } from "../health/test-upstream";
  * 500, never a hang), every process must recover by itself, and every acknowledged claim must be
  * in the database afterwards, byte for byte.
  */
-const tsx = path.join(process.cwd(), "node_modules/tsx/dist/cli.mjs");
 const children: ChildProcess[] = [];
 let db: EmbeddedDb | null = null;
 let upstream: Upstream | null = null;
@@ -49,7 +48,9 @@ interface Outcome {
 const stderrOf = new Map<ChildProcess, string>();
 
 function startProcess(script: string, env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, [tsx, script], { env, stdio: ["ignore", "pipe", "pipe"] });
+  // One process per child (node with tsx's loader, not the tsx CLI, which would fork a second
+  // node process that a SIGKILL of the first leaves running).
+  const child = spawn(process.execPath, ["--import", "tsx", script], { env, stdio: ["ignore", "pipe", "pipe"] });
   stderrOf.set(child, "");
   // Kept (the last 20 kB) so a crash explains itself in the failure message.
   child.stderr!.on("data", (b: Buffer) => stderrOf.set(child, (stderrOf.get(child)! + b.toString()).slice(-20_000)));

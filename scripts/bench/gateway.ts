@@ -431,7 +431,7 @@ export async function benchGateway(): Promise<GatewayBenchResult> {
       { replicas: 2, logDir },
     );
     const [r0, r1] = sys.replicas as [BenchSystem["replicas"][0], BenchSystem["replicas"][0]];
-    db = new pg.Pool({ connectionString: sys.db.ownerUrl, max: 2 });
+    db = new pg.Pool({ connectionString: sys.db.ownerUrl, max: 2, options: "-c app.tenant_id=*" });
 
     const upstream = await startHelper("upstream-server.ts", ["0"]);
     const bare = await startHelper("bare-proxy.ts", ["0", String(upstream.port)]);

@@ -41,7 +41,7 @@ async function startUpstream(): Promise<{ port: number; stop(): void }> {
 }
 
 async function runFleet(appUrl: string, upstreamPort: number, n: number, seconds: number): Promise<ProberRow> {
-  const db = new pg.Pool({ connectionString: appUrl, max: 20 });
+  const db = new pg.Pool({ connectionString: appUrl, max: 20, options: "-c app.tenant_id=*" });
   db.on("error", () => {});
   await db.query(`DELETE FROM services WHERE tenant_id = 'agency-a'`);
   const perService = 10;
@@ -114,7 +114,7 @@ export async function benchProber(fleets = [1_000, 2_000, 3_000, 4_000], seconds
   const upstream = await startUpstream();
   const rows: ProberRow[] = [];
   try {
-    const p = new pg.Pool({ connectionString: db.appUrl, max: 2 });
+    const p = new pg.Pool({ connectionString: db.appUrl, max: 2, options: "-c app.tenant_id=*" });
     await seedDemo(p, "demo-pass");
     await p.end();
     for (const n of fleets) {

@@ -17,7 +17,7 @@ export interface ApiRow {
 }
 
 async function seedServices(url: string, n: number): Promise<void> {
-  const db = new pg.Pool({ connectionString: url, max: 2 });
+  const db = new pg.Pool({ connectionString: url, max: 2, options: "-c app.tenant_id=*" });
   // 1,000 services with 2 instances each, statuses spread like a real fleet, and 15 minutes of roll-ups.
   await db.query(
     `WITH s AS (

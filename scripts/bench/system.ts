@@ -51,7 +51,7 @@ export async function startBenchSystem(
     if (r.status !== 0) throw new Error("build failed");
   }
   const db = await startEphemeralDatabase();
-  const p = new pg.Pool({ connectionString: db.appUrl, max: 2 });
+  const p = new pg.Pool({ connectionString: db.appUrl, max: 2, options: "-c app.tenant_id=*" }); // seeding: all tenants
   await seedDemo(p, "demo-pass");
   await p.end();
 
