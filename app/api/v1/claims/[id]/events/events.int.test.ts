@@ -107,8 +107,9 @@ async function move(token: string, id: string, status: string) {
 }
 
 async function eventIds(id: string): Promise<string[]> {
+  // ORDER BY the column, not the text alias: "100" sorts before "99" as text.
   const { rows } = await systemPool().query<{ id: string }>(
-    `SELECT id::text FROM claim_events WHERE claim_id = $1 ORDER BY id`,
+    `SELECT id::text AS id FROM claim_events WHERE claim_id = $1 ORDER BY claim_events.id`,
     [id],
   );
   return rows.map((r) => r.id);
