@@ -71,8 +71,8 @@ describe("POST /claims", () => {
     const { rows } = await systemPool().query(
       `SELECT c.status, d.sha256, d.size_bytes::int AS size, d.page_count,
               (SELECT string_agg(encode(data, 'hex'), '' ORDER BY seq) FROM document_chunks WHERE document_id = d.id) AS hex,
-              (SELECT count(*)::int FROM queue_messages q WHERE q.payload->>'claimId' = c.id AND q.queue = 'claim-review') AS messages,
-              (SELECT count(*)::int FROM audit_events a WHERE a.target = c.id AND a.action = 'claim.intake') AS audits
+              (SELECT count(*)::int FROM queue_messages q WHERE q.payload->>'claimId' = c.id AND q.tenant_id = c.tenant_id AND q.queue = 'claim-review') AS messages,
+              (SELECT count(*)::int FROM audit_events a WHERE a.target = c.id AND a.tenant_id = c.tenant_id AND a.action = 'claim.intake') AS audits
          FROM claims c JOIN documents d ON d.id = c.document_id WHERE c.id = $1`,
       [body.claim_id],
     );

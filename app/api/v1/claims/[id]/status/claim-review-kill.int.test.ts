@@ -92,7 +92,7 @@ async function snapshot(ids: string[]) {
   }>(
     `SELECT c.id, c.status,
             (SELECT array_agg(e.status::text ORDER BY e.id) FROM claim_events e WHERE e.claim_id = c.id) AS timeline,
-            (SELECT count(*)::int FROM audit_events a WHERE a.target = c.id AND a.action = 'claim.status_changed') AS audits,
+            (SELECT count(*)::int FROM audit_events a WHERE a.target = c.id AND a.tenant_id = c.tenant_id AND a.action = 'claim.status_changed') AS audits,
             m.state AS msg_state, m.attempts
        FROM claims c JOIN queue_messages m ON m.payload->>'claimId' = c.id AND m.queue = 'claim-review'
       WHERE c.id = ANY($1::text[]) ORDER BY c.number`,

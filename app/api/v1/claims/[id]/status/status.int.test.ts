@@ -32,7 +32,7 @@ async function statusOf(id: string) {
   const { rows } = await systemPool().query<{ status: string; events: string; audits: string }>(
     `SELECT status,
             (SELECT count(*) FROM claim_events e WHERE e.claim_id = c.id) AS events,
-            (SELECT count(*) FROM audit_events x WHERE x.target = c.id AND x.action = 'claim.status_changed') AS audits
+            (SELECT count(*) FROM audit_events x WHERE x.target = c.id AND x.tenant_id = c.tenant_id AND x.action = 'claim.status_changed') AS audits
        FROM claims c WHERE id = $1`,
     [id],
   );
