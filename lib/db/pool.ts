@@ -69,13 +69,20 @@ export function guardCheckedOut(client: pg.PoolClient): () => boolean {
   };
 }
 
-/** Runs `fn` in one transaction on one connection; rolls back on any error. */
-export async function withTransaction<T>(p: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` in one transaction on one connection; rolls back on any error. `begin` may carry
+ * statements sent with BEGIN in the same round trip (the tenant scope, lib/db/tenant-scope.ts).
+ */
+export async function withTransaction<T>(
+  p: pg.Pool,
+  fn: (c: pg.PoolClient) => Promise<T>,
+  begin = "BEGIN",
+): Promise<T> {
   const client = await p.connect();
   const unguard = guardCheckedOut(client);
   let broken = false;
   try {
-    await client.query("BEGIN");
+    await client.query(begin);
     const result = await fn(client);
     await client.query("COMMIT");
     return result;

@@ -1,5 +1,5 @@
 import pg from "pg";
-import { guardCheckedOut, pool } from "./pool";
+import { pool, withTransaction } from "./pool";
 import { db } from "./prisma";
 
 export type PrismaTx = Parameters<Parameters<ReturnType<typeof db>["$transaction"]>[0]>[0];
@@ -16,27 +16,9 @@ export const ALL_TENANTS = "*";
 
 export type TenantClient = pg.PoolClient;
 
-async function scoped<T>(p: pg.Pool, tenant: string, fn: (c: TenantClient) => Promise<T>): Promise<T> {
-  const client = await p.connect();
-  const unguard = guardCheckedOut(client);
-  let broken = false;
-  try {
-    // One round trip for BEGIN and the setting (a simple-protocol multi-statement query).
-    await client.query(`BEGIN; SELECT set_config('app.tenant_id', ${pg.escapeLiteral(tenant)}, true)`);
-    const result = await fn(client);
-    await client.query("COMMIT");
-    return result;
-  } catch (err) {
-    try {
-      await client.query("ROLLBACK");
-    } catch {
-      broken = true;
-    }
-    throw err;
-  } finally {
-    if (unguard()) broken = true;
-    client.release(broken);
-  }
+function scoped<T>(p: pg.Pool, tenant: string, fn: (c: TenantClient) => Promise<T>): Promise<T> {
+  // One round trip for BEGIN and the setting (a simple-protocol multi-statement query).
+  return withTransaction(p, fn, `BEGIN; SELECT set_config('app.tenant_id', ${pg.escapeLiteral(tenant)}, true)`);
 }
 
 /** Runs `fn` in one transaction that sees and writes only `tenantId`'s rows. */

@@ -13,6 +13,7 @@ import { startUpstream, type Upstream } from "../health/test-upstream";
 import { createAgency, createTenant, createUser, type TestUser } from "../testing/fixtures";
 import { identityAudience } from "./identity-token";
 import { startTestGateway, type TestGateway } from "./test-gateway";
+import { until } from "../testing/poll";
 
 /**
  * The gateway against real upstreams on 127.0.0.1 and the real database: forwarding, header
@@ -71,15 +72,6 @@ async function echoOf(r: Response) {
     sha256: string;
     port: number;
   };
-}
-
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 3_000): Promise<number> {
-  const started = performance.now();
-  while (!(await check())) {
-    if (performance.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return performance.now() - started;
 }
 
 let gw: TestGateway<never>;

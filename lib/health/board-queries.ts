@@ -75,12 +75,6 @@ export interface Board {
   nextCursor: string | null;
 }
 
-/**
- * The tenant a caller's board shows: a global admin every tenant (or `?tenant=`); anyone else
- * their own tenant only — another tenant's name is a 404, a caller without a tenant a 403.
- */
-export const boardTenant = resolveTenant;
-
 /** Worst first: red, yellow, unknown, green; services in maintenance last. */
 const RANK_SQL = `CASE WHEN s.maintenance THEN 4 WHEN s.status = 'red' THEN 0 WHEN s.status = 'yellow' THEN 1
   WHEN s.status = 'unknown' THEN 2 ELSE 3 END`;
@@ -204,7 +198,8 @@ export function boardPageParams(tenant: string | null, q: BoardQuery): unknown[]
  * tenant scope and ignores `status`, `q` and the cursor: it is the board's header.
  */
 export async function board(db: Pick<pg.Pool, "query">, p: Principal, q: BoardQuery): Promise<Board> {
-  const tenant = boardTenant(p, q.tenant);
+  // A global admin: every tenant (or `?tenant=`); anyone else their own (another tenant: 404).
+  const tenant = resolveTenant(p, q.tenant);
   const params = boardPageParams(tenant, q);
   const [summary, page] = await Promise.all([
     db.query<Board["summary"] & WorkerLivenessRow>(SUMMARY_SQL, [tenant]),

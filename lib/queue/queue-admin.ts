@@ -213,6 +213,27 @@ export interface OperatorAction {
   meta?: Partial<Pick<RequestMeta, "traceId" | "ip">> | undefined;
 }
 
+/** An operator's action on one message, audited in the action's transaction. */
+function auditMessageAction(
+  c: TenantClient,
+  a: OperatorAction,
+  e: { tenantId: string; action: string; queue: string; id: string; data: Record<string, unknown> },
+) {
+  return appendAudit(
+    {
+      tenantId: e.tenantId,
+      actor: a.actor,
+      action: e.action,
+      target: `${e.queue}/${e.id}`,
+      outcome: "success",
+      traceId: a.meta?.traceId ?? null,
+      ip: a.meta?.ip ?? null,
+      data: e.data,
+    },
+    c,
+  );
+}
+
 async function stateOf(c: TenantClient, tenant: string | null, queue: string, id: string): Promise<string | null> {
   const { rows } = await c.query<{ state: string }>(
     `SELECT state FROM queue_messages WHERE ($1::text IS NULL OR tenant_id = $1) AND queue = $2 AND id = $3`,
@@ -251,19 +272,13 @@ export async function requeueDeadMessage(
       extra: { state },
     });
   }
-  await appendAudit(
-    {
-      tenantId: row.tenant_id,
-      actor: a.actor,
-      action: "queue.message_requeued",
-      target: `${queue}/${id}`,
-      outcome: "success",
-      traceId: a.meta?.traceId ?? null,
-      ip: a.meta?.ip ?? null,
-      data: { queue, attempts: row.attempts, lastError: row.last_error },
-    },
-    c,
-  );
+  await auditMessageAction(c, a, {
+    tenantId: row.tenant_id,
+    action: "queue.message_requeued",
+    queue,
+    id,
+    data: { queue, attempts: row.attempts, lastError: row.last_error },
+  });
   return { tenant: row.tenant_id };
 }
 
@@ -297,27 +312,21 @@ export async function discardMessage(
   const row = rows[0];
   if (!row) throw new AppError("not_found", `No message ${id} in queue "${queue}".`);
   const small = row.payload_text.length <= AUDIT_PAYLOAD_MAX_CHARS;
-  await appendAudit(
-    {
-      tenantId: row.tenant_id,
-      actor: a.actor,
-      action: "queue.message_discarded",
-      target: `${queue}/${id}`,
-      outcome: "success",
-      traceId: a.meta?.traceId ?? null,
-      ip: a.meta?.ip ?? null,
-      data: {
-        queue,
-        state: row.state,
-        attempts: row.attempts,
-        lastError: row.last_error,
-        ...(small
-          ? { payload: JSON.parse(row.payload_text) as unknown }
-          : { payloadSha256: createHash("sha256").update(row.payload_text).digest("hex") }),
-      },
+  await auditMessageAction(c, a, {
+    tenantId: row.tenant_id,
+    action: "queue.message_discarded",
+    queue,
+    id,
+    data: {
+      queue,
+      state: row.state,
+      attempts: row.attempts,
+      lastError: row.last_error,
+      ...(small
+        ? { payload: JSON.parse(row.payload_text) as unknown }
+        : { payloadSha256: createHash("sha256").update(row.payload_text).digest("hex") }),
     },
-    c,
-  );
+  });
   return { tenant: row.tenant_id };
 }
 

@@ -10,6 +10,7 @@ import { runQueueMaintenance } from "./queue-maintenance";
 import { leaseMessages, sendMessage } from "./queue-store";
 import { queueWakeups, stopQueueWakeups } from "./queue-wakeups";
 import { createServiceToken, queuePost, startQueueServer, type QueueServer } from "./testing/queue-fixtures";
+import { until } from "../testing/poll";
 
 /**
  * HMS-SVC queues end to end: the lean data plane (queue-http.ts) on a real node:http server,
@@ -52,14 +53,6 @@ async function row(id: string) {
     finished_at: Date | null;
   }>(`SELECT state, attempts, last_error, visible_at, finished_at FROM queue_messages WHERE id = $1`, [id]);
   return rows[0];
-}
-
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 3_000): Promise<void> {
-  const started = performance.now();
-  while (!(await check())) {
-    if (performance.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

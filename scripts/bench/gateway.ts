@@ -26,7 +26,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import http from "node:http";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
@@ -35,6 +35,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import pg from "pg";
 import { freePort } from "../../lib/db/free-port";
 import { startLoad, type LoadRecord, type LoadResult, type LoadSpec } from "./load";
+import { CLK_TCK, machineTicks, procTicks, QUIET_PCT, QUIET_WAIT_MS, quietMachine, treeTicks } from "./proc-stats";
 import { startBenchSystem, type BenchSystem } from "./system";
 
 const CLOSED_WARMUP_S = 2;
@@ -60,80 +61,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // --- CPU sampling (/proc) -------------------------------------------------------------------------
 
-async function procTicks(pid: number): Promise<number> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(f[11]) + Number(f[12]); // utime + stime, after "(comm)": fields 14 and 15
-  } catch {
-    return NaN;
-  }
-}
-
-async function machineTicks(): Promise<{ busy: number; total: number }> {
-  const line = (await readFile("/proc/stat", "utf8")).split("\n")[0]!;
-  const v = line.trim().split(/\s+/).slice(1).map(Number);
-  const total = v.reduce((a, b) => a + b, 0);
-  return { busy: total - v[3]! - v[4]!, total }; // idle + iowait
-}
-
-const CLK_TCK = 100;
-/** Before each measured row: wait (at most QUIET_WAIT_MS) until the machine is this idle. */
-const QUIET_PCT = 15;
-const QUIET_WAIT_MS = 60_000;
 /**
  * A row during which processes outside this benchmark used more than this much CPU (% of one
  * core) is run again, up to MAX_TRIES times; the least disturbed try is kept.
  */
 const OTHER_MAX_PCT = 25;
 const MAX_TRIES = 3;
-
-/**
- * This host is shared: waits until the whole machine is at most QUIET_PCT busy over one second
- * (or QUIET_WAIT_MS have passed).
- */
-async function quietMachine(): Promise<number> {
-  const until = Date.now() + QUIET_WAIT_MS;
-  for (;;) {
-    const a = await machineTicks();
-    await sleep(1_000);
-    const b = await machineTicks();
-    const busy = ((b.busy - a.busy) / (b.total - a.total)) * 100;
-    if (busy <= QUIET_PCT || Date.now() >= until) return busy;
-  }
-}
-
-/**
- * CPU ticks of this process and all its descendants (the web replicas, PostgreSQL, upstreams,
- * proxies, load generators), exited ones included through their parents' cutime/cstime.
- */
-async function treeTicks(root: number): Promise<number> {
-  const procs = new Map<number, { ppid: number; ticks: number }>();
-  for (const e of await readdir("/proc")) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = await readFile(`/proc/${e}/stat`, "utf8");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      // state ppid … utime(11) stime(12) cutime(13) cstime(14)
-      procs.set(Number(e), {
-        ppid: Number(f[1]),
-        ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]),
-      });
-    } catch {
-      /* gone */
-    }
-  }
-  const children = new Map<number, number[]>();
-  for (const [pid, p] of procs) children.set(p.ppid, [...(children.get(p.ppid) ?? []), pid]);
-  let sum = 0;
-  const stack = [root];
-  while (stack.length) {
-    const pid = stack.pop()!;
-    sum += procs.get(pid)?.ticks ?? 0;
-    stack.push(...(children.get(pid) ?? []));
-  }
-  return sum;
-}
 
 interface Measured<T> {
   result: T;

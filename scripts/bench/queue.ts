@@ -22,7 +22,6 @@
  * The clients run in a child process of their own (`--clients <spec>`), over keep-alive node:http.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { readdir, readFile } from "node:fs/promises";
 import http from "node:http";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -32,6 +31,7 @@ import { createPool } from "../../lib/db/pool";
 import { startEphemeralDatabase, type EphemeralDb } from "../../lib/db/ephemeral";
 import { freePort } from "../../lib/db/free-port";
 import { seedDemo } from "../../lib/db/seed-demo";
+import { machineTicks, procTicks, quietMachine, treeTicks } from "./proc-stats";
 import { percentile, startBenchSystem } from "./system";
 
 const TENANT = "agency-a";
@@ -379,68 +379,6 @@ async function issueBenchToken(appUrl: string): Promise<string> {
   }
 }
 
-async function procTicks(pid: number): Promise<number> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(f[11]) + Number(f[12]);
-  } catch {
-    return NaN;
-  }
-}
-
-async function machineBusy(): Promise<{ busy: number; total: number }> {
-  const v = (await readFile("/proc/stat", "utf8")).split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const total = v.reduce((a, b) => a + b, 0);
-  return { busy: total - v[3]! - v[4]!, total };
-}
-
-/**
- * CPU ticks of this process and all its descendants (servers, PostgreSQL, clients), exited ones
- * included through their parents' cutime/cstime — to tell what the benchmark used from what
- * other processes on this shared host took meanwhile.
- */
-async function treeTicks(root: number): Promise<number> {
-  const procs = new Map<number, { ppid: number; ticks: number }>();
-  for (const e of await readdir("/proc")) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = await readFile(`/proc/${e}/stat`, "utf8");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      procs.set(Number(e), {
-        ppid: Number(f[1]),
-        ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]),
-      });
-    } catch {
-      /* gone */
-    }
-  }
-  const children = new Map<number, number[]>();
-  for (const [pid, p] of procs) children.set(p.ppid, [...(children.get(p.ppid) ?? []), pid]);
-  let sum = 0;
-  const stack = [root];
-  while (stack.length) {
-    const pid = stack.pop()!;
-    sum += procs.get(pid)?.ticks ?? 0;
-    stack.push(...(children.get(pid) ?? []));
-  }
-  return sum;
-}
-
-const QUIET_PCT = 15;
-const QUIET_WAIT_MS = 60_000;
-
-/** This host is shared: waits until the machine is at most QUIET_PCT busy over a second (or a minute passed). */
-async function quietMachine(): Promise<void> {
-  const until = Date.now() + QUIET_WAIT_MS;
-  for (;;) {
-    const a = await machineBusy();
-    await new Promise((r) => setTimeout(r, 1_000));
-    const b = await machineBusy();
-    if (((b.busy - a.busy) / (b.total - a.total)) * 100 <= QUIET_PCT || Date.now() >= until) return;
-  }
-}
-
 // --- the benchmark ----------------------------------------------------------------------------------
 
 export interface ThroughputRow extends ThroughputResult {
@@ -476,14 +414,14 @@ async function throughputRow(t: Target, token: string, queue: string, shape: Sha
   const serverTicks = async () => (await Promise.all(t.pids.map(procTicks))).reduce((a, b) => a + b, 0);
   const s0 = await serverTicks();
   const c0 = await procTicks(t.pids[0]!);
-  const m0 = await machineBusy();
+  const m0 = await machineTicks();
   const o0 = await treeTicks(process.pid);
   const w0 = performance.now();
   const throughput = await runClients<ThroughputResult>(spec);
   const wall = (performance.now() - w0) / 1000;
   const c1 = await procTicks(t.pids[0]!);
   const s1 = await serverTicks();
-  const m1 = await machineBusy();
+  const m1 = await machineTicks();
   const o1 = await treeTicks(process.pid);
   const clients = (throughput.clientCpuMs / 1000 / wall) * 100;
   console.error(

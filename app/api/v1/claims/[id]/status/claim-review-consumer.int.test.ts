@@ -8,6 +8,7 @@ import { handleQueueRequest } from "@/lib/queue/queue-http";
 import { stopQueueWakeups } from "@/lib/queue/queue-wakeups";
 import { createAgency } from "@/lib/testing/fixtures";
 import { POST as postStatus } from "./route";
+import { untilValue } from "@/lib/testing/poll";
 
 /** The demo fleet's claim-review consumer, in-process, against the real queue and status APIs over HTTP. */
 let server: TestRouteServer;
@@ -23,16 +24,6 @@ afterAll(async () => {
   await server.close();
   await stopQueueWakeups();
 });
-
-async function until<T>(what: string, fn: () => Promise<T | null | false>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function rowsOf(ids: string[]) {
   const { rows } = await systemPool().query<{
@@ -79,7 +70,7 @@ describe("claim-review consumer", () => {
       await createTestClaim(t.tenantId, t.veteran.userId),
     ];
     const c = start(token);
-    const rows = await until("both decided and acked", async () => {
+    const rows = await untilValue("both decided and acked", async () => {
       const r = await rowsOf(ids);
       return r.every((x) => x.status === "DECIDED" && x.state === "done") ? r : null;
     });
@@ -96,7 +87,7 @@ describe("claim-review consumer", () => {
     const token = await createTestServiceToken(t.tenantId);
     const id = await createTestClaim(t.tenantId, t.veteran.userId);
     const c = start(token, { needsInfoRate: 1 });
-    await until("needs info", async () => (await rowsOf([id]))[0]?.state === "done");
+    await untilValue("needs info", async () => (await rowsOf([id]))[0]?.state === "done");
     await c.stop();
     expect((await rowsOf([id]))[0]!.status).toBe("NEEDS_INFO");
   });
@@ -121,7 +112,7 @@ describe("claim-review consumer", () => {
     expect(rows[0]!.attempts).toBe(1); // it was leased once, and handed back
     expect((await rowsOf([id]))[0]).toMatchObject({ status: "QUEUED", state: "queued" });
     paused = false;
-    await until("reviewed after resuming", async () => (await rowsOf([id]))[0]?.state === "done");
+    await untilValue("reviewed after resuming", async () => (await rowsOf([id]))[0]?.state === "done");
     await c.stop();
     expect((await rowsOf([id]))[0]!.status).toBe("DECIDED");
   });
@@ -135,7 +126,7 @@ describe("claim-review consumer", () => {
       [id, t.tenantId, { note: "no claim here" }],
     );
     const c = start(token);
-    const row = await until("nacked", async () => {
+    const row = await untilValue("nacked", async () => {
       const { rows } = await systemPool().query<{ state: string; last_error: string | null; delay: number }>(
         `SELECT state, last_error, extract(epoch FROM visible_at - now())::int AS delay FROM queue_messages WHERE id = $1`,
         [id],

@@ -11,6 +11,7 @@ import { handleQueueRequest } from "@/lib/queue/queue-http";
 import { stopQueueWakeups } from "@/lib/queue/queue-wakeups";
 import { createAgency } from "@/lib/testing/fixtures";
 import { POST as postStatus } from "./route";
+import { untilValue } from "@/lib/testing/poll";
 
 /**
  * Reliability (issue 5): kill -9 a claim-review consumer while it holds leases mid-review. Its
@@ -71,16 +72,6 @@ function consumer(env: Record<string, string>) {
   return { child, outcomes, exited };
 }
 
-async function until<T>(what: string, fn: () => Promise<T | null | false>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 async function snapshot(ids: string[]) {
   const { rows } = await systemPool().query<{
     id: string;
@@ -132,12 +123,16 @@ describe("claim-review consumer killed with SIGKILL mid-review", () => {
       HMS_REVIEW_MAX_MS: "12000",
     });
     // Kill it once some reviews are finished and others are in progress with their leases held.
-    const midway = await until("consumer A to be mid-review", async () => {
-      const s = await snapshot(all);
-      const finished = s.filter((r) => ["DECIDED", "NEEDS_INFO"].includes(r.status) && r.msg_state === "done");
-      const inReview = s.filter((r) => r.status === "IN_REVIEW" && r.msg_state === "leased");
-      return finished.length >= 5 && inReview.length >= 5 ? { finished, inReview } : null;
-    });
+    const midway = await untilValue(
+      "consumer A to be mid-review",
+      async () => {
+        const s = await snapshot(all);
+        const finished = s.filter((r) => ["DECIDED", "NEEDS_INFO"].includes(r.status) && r.msg_state === "done");
+        const inReview = s.filter((r) => r.status === "IN_REVIEW" && r.msg_state === "leased");
+        return finished.length >= 5 && inReview.length >= 5 ? { finished, inReview } : null;
+      },
+      30_000,
+    );
     a.child.kill("SIGKILL");
     expect(await a.exited).toEqual({ code: null, signal: "SIGKILL" });
     const heldByA = midway.inReview.map((r) => r.id);
@@ -150,7 +145,7 @@ describe("claim-review consumer killed with SIGKILL mid-review", () => {
       HMS_REVIEW_MIN_MS: "50",
       HMS_REVIEW_MAX_MS: "200",
     });
-    const final = await until(
+    const final = await untilValue(
       "every message acked",
       async () => {
         const s = await snapshot(all);
@@ -193,10 +188,14 @@ describe("claim-review consumer killed with SIGKILL mid-review", () => {
       HMS_REVIEW_MIN_MS: "60000",
       HMS_REVIEW_MAX_MS: "60000",
     });
-    await until("all three in review", async () => {
-      const s = await snapshot(ids);
-      return s.every((r) => r.status === "IN_REVIEW" && r.msg_state === "leased");
-    });
+    await untilValue(
+      "all three in review",
+      async () => {
+        const s = await snapshot(ids);
+        return s.every((r) => r.status === "IN_REVIEW" && r.msg_state === "leased");
+      },
+      30_000,
+    );
     c.child.kill("SIGTERM");
     expect((await c.exited).code).toBe(0);
     const s = await snapshot(ids);
