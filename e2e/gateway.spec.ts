@@ -30,10 +30,9 @@ test("a failing primary trips its breaker, doc-service fails over, and an operat
   baseURL,
 }) => {
   test.setTimeout(120_000);
-  const vet = await tokenFor(baseURL!, "vet-a");
   const op = await tokenFor(baseURL!, "operator-a");
   const gw = (path: string) =>
-    fetch(`${baseURL}/api/v1/gw/doc-service${path}`, { headers: { authorization: `Bearer ${vet}` } });
+    fetch(`${baseURL}/api/v1/gw/doc-service${path}`, { headers: { authorization: `Bearer ${op}` } });
 
   const first = await gw("/documents/1");
   expect(first.status).toBe(200);
@@ -113,10 +112,20 @@ test("a failing primary trips its breaker, doc-service fails over, and an operat
   }
 });
 
+test("a veteran cannot reach the agency's internal services through the gateway; staff can", async ({ baseURL }) => {
+  const vet = await tokenFor(baseURL!, "vet-a");
+  const op = await tokenFor(baseURL!, "operator-a");
+  const asVet = await fetch(`${baseURL}/api/v1/gw/claim-review/x`, { headers: { authorization: `Bearer ${vet}` } });
+  expect(asVet.status).toBe(403);
+  expect(asVet.headers.get("content-type")).toBe("application/problem+json");
+  expect(((await asVet.json()) as { code: string }).code).toBe("gateway_forbidden");
+  const asOp = await fetch(`${baseURL}/api/v1/gw/claim-review/status`, { headers: { authorization: `Bearer ${op}` } });
+  expect(asOp.status).not.toBe(403);
+});
+
 test("GET /api/metrics answers Prometheus text to an operator and 401 to nobody", async ({ baseURL }) => {
   const op = await tokenFor(baseURL!, "operator-a");
-  const vet = await tokenFor(baseURL!, "vet-a");
-  await fetch(`${baseURL}/api/v1/gw/doc-service/x`, { headers: { authorization: `Bearer ${vet}` } });
+  await fetch(`${baseURL}/api/v1/gw/doc-service/x`, { headers: { authorization: `Bearer ${op}` } });
   const anon = await fetch(`${baseURL}/api/metrics`);
   expect(anon.status).toBe(401);
   expect(anon.headers.get("content-type")).toBe("application/problem+json");
@@ -143,7 +152,7 @@ test("the Traffic page charts the demo traffic, and switching the range keeps it
 
 test("an admin sets a tenant's rate limit in the form; over it, the gateway answers 429", async ({ page, baseURL }) => {
   test.setTimeout(120_000);
-  const vet = await tokenFor(baseURL!, "vet-b");
+  const op = await tokenFor(baseURL!, "operator-b");
   await signIn(page, "admin");
   await page.goto("/admin/limits");
   await expect(page.getByRole("heading", { name: "Rate limits" })).toBeVisible();
@@ -162,7 +171,7 @@ test("an admin sets a tenant's rate limit in the form; over it, the gateway answ
     await expect
       .poll(
         async () => {
-          const r = await fetch(`${baseURL}/api/v1/gw/notify/ping`, { headers: { authorization: `Bearer ${vet}` } });
+          const r = await fetch(`${baseURL}/api/v1/gw/notify/ping`, { headers: { authorization: `Bearer ${op}` } });
           return r.status === 429 ? `${r.headers.get("content-type")} ${r.headers.get("ratelimit-policy")}` : r.status;
         },
         { timeout: 20_000, intervals: [100] },

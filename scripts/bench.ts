@@ -1,7 +1,8 @@
 /**
- * `npm run bench [-- <suite>…]`: measures what the issues ask for and prints Markdown tables
- * (copied into docs/performance.md with the date and machine). Suites: intake, prober, registry,
- * gateway, queue, rls, audit.
+ * `npm run bench [-- <suite>…] [--quick]`: measures what the issues ask for and prints Markdown
+ * tables (copied into docs/performance.md with the date and machine). Suites: intake, prober,
+ * registry, gateway, queue, rls, audit. `--quick` (or HMS_BENCH_QUICK=1): short runs to check a
+ * suite works end to end (the gateway suite honours it), not figures for the record.
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -13,18 +14,21 @@ import { benchRegistryApi, formatRegistryApi } from "./bench/registry-api";
 import { benchQueue, formatQueue } from "./bench/queue";
 import { benchRls, formatRls } from "./bench/rls";
 
-const suites = process.argv.slice(2);
+const args = process.argv.slice(2);
+const quick = args.includes("--quick") || process.env.HMS_BENCH_QUICK === "1";
+const suites = args.filter((a) => !a.startsWith("--"));
 const want = (s: string) => suites.length === 0 || suites.includes(s);
 const results: Record<string, unknown> = {
   at: new Date().toISOString(),
   machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
+  ...(quick ? { quick: true } : {}),
 };
 console.log(`# HMS-SYS benchmarks — ${results.at}\n\nMachine: ${results.machine}\n`);
 
 if (want("intake")) {
   const rows = await benchIntake();
   results.intake = rows;
-  console.log("## Claim intake (POST /claims, embedded PostgreSQL)\n");
+  console.log("## Claim intake (POST /claims through the data plane's pass-through, embedded PostgreSQL)\n");
   console.log(formatIntake(rows));
   console.log();
 }
@@ -70,9 +74,11 @@ if (want("rls")) {
 }
 
 if (want("gateway")) {
-  const r = await benchGateway();
+  const r = await benchGateway({ quick });
   results.gateway = r;
-  console.log("## Gateway (issue 4): direct vs bare proxy vs gateway, failover, noisy neighbour, rate limits\n");
+  console.log(
+    "## Gateway (issues 4, 10): direct vs bare proxy vs nginx vs our data plane, added latency, failover, noisy neighbour, burst fairness\n",
+  );
   console.log(formatGateway(r));
   console.log();
 }

@@ -1,11 +1,14 @@
 /**
  * `npm start`: the whole system on one machine.
  * embedded PostgreSQL (unless DATABASE_URL is set) → migrations → demo data → build if needed →
- * web (next start) + worker → prints the URL and demo logins. Ctrl-C stops everything.
+ * data plane (public port: gateway, queues, pass-through) + web (Next.js, internal port) + worker
+ * (+ demo fleet) → prints the URL and demo logins. Ctrl-C stops everything.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { isDemoMode, loadEnv } from "../lib/config/env";
+import { freePort } from "../lib/db/free-port";
+import { accessLogTarget } from "../lib/gateway/access-log";
 import { createPool } from "../lib/db/pool";
 import { demoUsers, seedDemo } from "../lib/db/seed-demo";
 import { DEMO_REVIEW_TOKENS_ENV, issueDemoReviewTokens } from "../lib/demo-fleet/demo-reviewers";
@@ -101,16 +104,23 @@ function launch(name: string, args: string[], extraEnv: Record<string, string> =
 }
 
 const tsx = path.join(root, "node_modules/tsx/dist/cli.mjs");
-launch("web", [tsx, "scripts/web-server.ts", ...(process.argv.includes("--dev") ? ["--dev"] : [])]);
+// The data-plane process owns the public port and passes pages and the API to the web process on
+// an internal one, appending the client's address to X-Forwarded-For: the web process trusts that
+// one hop more than the proxies configured in front of us.
+const webPort = env.HMS_WEB_PORT ?? (await freePort());
+launch("web", [tsx, "scripts/web-server.ts", ...(process.argv.includes("--dev") ? ["--dev"] : [])], {
+  PORT: String(webPort),
+  HMS_LISTEN_HOST: "127.0.0.1",
+  HMS_TRUSTED_PROXY_HOPS: String(env.HMS_TRUSTED_PROXY_HOPS + 1),
+});
 launch("worker", [tsx, "lib/worker/main.ts"]);
-if (demo) {
-  launch("demo fleet", [tsx, "scripts/demo-fleet.ts"], { [DEMO_REVIEW_TOKENS_ENV]: JSON.stringify(demoReviewTokens) });
-}
 
-async function waitForWeb(): Promise<boolean> {
+async function answers(url: string): Promise<boolean> {
   for (let i = 0; i < 240; i++) {
+    if (stopping) return false;
     try {
-      const r = await fetch(`http://127.0.0.1:${env.PORT}/.well-known/jwks.json`);
+      const r = await fetch(url);
+      await r.arrayBuffer();
       if (r.ok) return true;
     } catch {
       /* not up yet */
@@ -118,6 +128,19 @@ async function waitForWeb(): Promise<boolean> {
     await new Promise((r) => setTimeout(r, 500));
   }
   return false;
+}
+
+// The public port opens once the web process answers, so nobody meets a 503 while Next starts.
+async function waitForWeb(): Promise<boolean> {
+  if (!(await answers(`http://127.0.0.1:${webPort}/.well-known/jwks.json`))) return false;
+  launch("data plane", [tsx, "scripts/gateway-server.ts"], { HMS_WEB_URL: `http://127.0.0.1:${webPort}` });
+  if (!(await answers(`http://127.0.0.1:${env.PORT}/.well-known/jwks.json`))) return false;
+  if (demo) {
+    launch("demo fleet", [tsx, "scripts/demo-fleet.ts"], {
+      [DEMO_REVIEW_TOKENS_ENV]: JSON.stringify(demoReviewTokens),
+    });
+  }
+  return true;
 }
 
 if (await waitForWeb()) {
@@ -133,6 +156,7 @@ if (await waitForWeb()) {
         ]
       : []),
     `API token: curl -s -X POST http://localhost:${env.PORT}/api/v1/auth/token -H 'content-type: application/json' -d '{"username":"vet-a","password":"…"}'`,
+    ...(typeof accessLogTarget() === "string" ? [`Gateway access log (JSON lines): ${String(accessLogTarget())}`] : []),
     "Press Ctrl-C to stop.",
     "",
   ];

@@ -4,21 +4,11 @@ import { useMutation } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useId, useRef, useState, type FormEvent, type InputHTMLAttributes, type ReactNode } from "react";
 import { z } from "zod";
+import { limitInput, RPS_MAX, type LimitView } from "@/lib/ratelimit/limits-contract";
 import { Ago } from "../board/ago";
 import { ConfirmDialog } from "../board/confirm-dialog";
 import { DataTable } from "../data-table";
 import { apiErrorFrom, type ApiError } from "../queries/api-error";
-
-/** One stored limit, as `GET /api/v1/tenants/<tenant>/limits` lists it. */
-export interface LimitView {
-  tenant: string;
-  /** null = the agency's whole traffic */
-  service: string | null;
-  rps: number;
-  burst: number;
-  updatedAt: string;
-  updatedBy: string;
-}
 
 export interface TenantLimitsView {
   tenant: string;
@@ -27,17 +17,21 @@ export interface TenantLimitsView {
   services: string[];
 }
 
-type Field = "tenant" | "service" | "rps" | "burst";
+type Field = "tenant" | "service" | "rps" | "burst" | "perCallerRps" | "perCallerBurst";
 interface FormValues {
   tenant: string;
   service: string;
   rps: string;
   burst: string;
+  perCallerRps: string;
+  perCallerBurst: string;
 }
+/** The PUT body: `limitInput` (lib/ratelimit/limits-contract.ts) checks it here as the server does. */
 interface LimitBody {
   rps: number;
   burst: number;
   service?: string;
+  perCaller?: { rps: number; burst: number };
 }
 
 const labels: Record<Field, string> = {
@@ -45,13 +39,25 @@ const labels: Record<Field, string> = {
   service: "Service",
   rps: "Requests per second",
   burst: "Burst",
+  perCallerRps: "Requests per second for each caller",
+  perCallerBurst: "Burst for each caller",
 };
 
-type NumberField = "rps" | "burst";
+type NumberField = "rps" | "burst" | "perCallerRps" | "perCallerBurst";
 const numberHelp: Record<NumberField, string> = {
   rps: "The steady rate allowed, above 0 (fractions such as 0.5 are fine).",
   burst: "How many requests may arrive at once after a quiet spell: a whole number, at least 1.",
+  perCallerRps: "Optional. Each user or service token gets at most this rate, inside the agency’s limit.",
+  perCallerBurst: "Optional, with the rate above: each caller’s burst, a whole number, at least 1.",
 };
+
+/** A field error path of the API (`perCaller.rps`) → the form field that shows it. */
+function fieldOfPath(path: string): Field | null {
+  if (path === "rps" || path === "burst" || path === "service") return path;
+  if (path === "perCaller.burst") return "perCallerBurst";
+  if (path === "perCaller" || path.startsWith("perCaller.")) return "perCallerRps";
+  return null;
+}
 
 // --- API --------------------------------------------------------------------------------------
 
@@ -104,6 +110,10 @@ function scopeWords(l: { tenant: string; service: string | null }): string {
   return l.service ? `${l.service} in ${l.tenant}` : `all of ${l.tenant}’s traffic`;
 }
 
+function perCallerWords(p: { rps: number; burst: number } | null | undefined): string {
+  return p ? ` Each caller: ${rpsFormat.format(p.rps)} requests per second, burst ${p.burst}.` : "";
+}
+
 /** "must be more than 0" from the server reads as a sentence after the field's label. */
 function sentence(field: Field, message: string): string {
   const m = message.trim();
@@ -122,7 +132,14 @@ export function RateLimitForm({ tenants, chooseTenant }: { tenants: TenantLimits
   const uid = useId();
   const fid = (f: Field) => `${uid}-${f}`;
   const fixedTenant = chooseTenant ? null : (tenants[0]?.tenant ?? null);
-  const [values, setValues] = useState<FormValues>({ tenant: fixedTenant ?? "", service: "", rps: "", burst: "" });
+  const [values, setValues] = useState<FormValues>({
+    tenant: fixedTenant ?? "",
+    service: "",
+    rps: "",
+    burst: "",
+    perCallerRps: "",
+    perCallerBurst: "",
+  });
   const [errors, setErrors] = useState<Partial<Record<Field, string>>>({});
   const [formErrors, setFormErrors] = useState<string[]>([]);
   const [announcement, setAnnouncement] = useState("");
@@ -140,7 +157,8 @@ export function RateLimitForm({ tenants, chooseTenant }: { tenants: TenantLimits
       setFormErrors([]);
       setAnnouncement(
         `Saved: ${scopeWords({ tenant: v.tenant, service: v.body.service ?? null })} is limited to ` +
-          `${rpsFormat.format(v.body.rps)} requests per second, burst ${v.body.burst}.`,
+          `${rpsFormat.format(v.body.rps)} requests per second, burst ${v.body.burst}.` +
+          perCallerWords(v.body.perCaller),
       );
       router.refresh();
     },
@@ -169,8 +187,8 @@ export function RateLimitForm({ tenants, chooseTenant }: { tenants: TenantLimits
     const unplaced: string[] = [];
     if (err instanceof WriteError) {
       for (const f of err.fields) {
-        if (f.path === "rps" || f.path === "burst" || f.path === "service")
-          next[f.path] ??= sentence(f.path, f.message);
+        const at = fieldOfPath(f.path);
+        if (at) next[at] ??= sentence(at, f.message);
         else unplaced.push(f.message);
       }
       if (err.fields.length === 0) {
@@ -188,7 +206,14 @@ export function RateLimitForm({ tenants, chooseTenant }: { tenants: TenantLimits
   }
 
   function edit(l: LimitView) {
-    setValues({ tenant: l.tenant, service: l.service ?? "", rps: String(l.rps), burst: String(l.burst) });
+    setValues({
+      tenant: l.tenant,
+      service: l.service ?? "",
+      rps: String(l.rps),
+      burst: String(l.burst),
+      perCallerRps: l.perCaller ? String(l.perCaller.rps) : "",
+      perCallerBurst: l.perCaller ? String(l.perCaller.burst) : "",
+    });
     setErrors({});
     setFormErrors([]);
     requestAnimationFrame(() => {
@@ -210,6 +235,41 @@ export function RateLimitForm({ tenants, chooseTenant }: { tenants: TenantLimits
     if (values.burst.trim() === "" || !Number.isInteger(burst) || burst < 1) {
       problems.burst = "Enter the burst: a whole number of requests, at least 1.";
     }
+    const service = values.service.trim();
+    const pcRpsText = values.perCallerRps.trim();
+    const pcBurstText = values.perCallerBurst.trim();
+    const pcRps = Number(pcRpsText);
+    const pcBurst = Number(pcBurstText);
+    const withPerCaller = pcRpsText !== "" || pcBurstText !== "";
+    if (withPerCaller && service) {
+      problems.perCallerRps =
+        "A limit for each caller applies to the agency’s limit for all traffic only: empty the service, or the per-caller fields.";
+    } else if (withPerCaller) {
+      if (pcRpsText === "" || !Number.isFinite(pcRps) || pcRps <= 0) {
+        problems.perCallerRps =
+          "Enter each caller’s requests per second: a number above 0, or empty both per-caller fields.";
+      }
+      if (pcBurstText === "" || !Number.isInteger(pcBurst) || pcBurst < 1) {
+        problems.perCallerBurst =
+          "Enter each caller’s burst: a whole number, at least 1, or empty both per-caller fields.";
+      }
+    }
+    const body: LimitBody = {
+      rps,
+      burst,
+      ...(service ? { service } : {}),
+      ...(withPerCaller ? { perCaller: { rps: pcRps, burst: pcBurst } } : {}),
+    };
+    // Then the API's own rules (bounds, service name), with the API's words.
+    if (Object.keys(problems).length === 0) {
+      const checked = limitInput.safeParse(body);
+      if (!checked.success) {
+        for (const issue of checked.error.issues) {
+          const at = fieldOfPath(issue.path.join("."));
+          if (at) problems[at] ??= sentence(at, issue.message);
+        }
+      }
+    }
     setFormErrors([]);
     setErrors(problems);
     setAnnouncement("");
@@ -217,8 +277,7 @@ export function RateLimitForm({ tenants, chooseTenant }: { tenants: TenantLimits
       focusSummary();
       return;
     }
-    const service = values.service.trim();
-    save.mutate({ tenant, body: { rps, burst, ...(service ? { service } : {}) } });
+    save.mutate({ tenant, body });
   }
 
   const field = (f: Field) => ({
@@ -391,9 +450,21 @@ export function RateLimitForm({ tenants, chooseTenant }: { tenants: TenantLimits
         </FormField>
 
         <div className="grid gap-5 sm:grid-cols-2">
-          {numberField("rps", { inputMode: "decimal", min: 0, max: 100000, step: "any" })}
+          {numberField("rps", { inputMode: "decimal", min: 0, max: RPS_MAX, step: "any" })}
           {numberField("burst", { inputMode: "numeric", min: 1, step: 1 })}
         </div>
+
+        <fieldset className="space-y-3" aria-describedby={`${uid}-per-caller-help`}>
+          <legend className="font-bold">Limit for each caller (optional)</legend>
+          <p id={`${uid}-per-caller-help`} className="text-sm text-muted">
+            So one user or service token cannot use up the agency’s whole limit. Only with the agency’s limit for all
+            traffic (no service). Leave both empty for none; saving without them removes an existing one.
+          </p>
+          <div className="grid gap-5 sm:grid-cols-2">
+            {numberField("perCallerRps", { inputMode: "decimal", min: 0, max: RPS_MAX, step: "any" })}
+            {numberField("perCallerBurst", { inputMode: "numeric", min: 1, step: 1 })}
+          </div>
+        </fieldset>
 
         <button type="submit" className="btn btn-primary" disabled={save.isPending}>
           {save.isPending ? "Saving…" : "Save limit"}
@@ -414,7 +485,9 @@ export function RateLimitForm({ tenants, chooseTenant }: { tenants: TenantLimits
           {deleting && (
             <>
               The limit on <strong>{scopeWords(deleting)}</strong> ({rpsFormat.format(deleting.rps)} requests per
-              second, burst {deleting.burst}) is removed, and every replica stops applying it within a second.
+              second, burst {deleting.burst}
+              {deleting.perCaller ? ", and its limit for each caller" : ""}) is removed, and every replica stops
+              applying it within a second.
             </>
           )}
         </p>
@@ -439,6 +512,12 @@ function LimitCell({
         <strong className="tabular-nums">{rpsFormat.format(limit.rps)}</strong> requests/s, burst{" "}
         <strong className="tabular-nums">{limit.burst}</strong>
       </p>
+      {limit.perCaller && (
+        <p>
+          each caller: <strong className="tabular-nums">{rpsFormat.format(limit.perCaller.rps)}</strong> requests/s,
+          burst <strong className="tabular-nums">{limit.perCaller.burst}</strong>
+        </p>
+      )}
       <p className="text-xs text-muted">
         by {limit.updatedBy}, <Ago iso={limit.updatedAt} />
       </p>

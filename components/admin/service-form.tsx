@@ -8,7 +8,10 @@ import { HealthIcon } from "../board/health-status";
 import { formatLatency } from "../board/relative-time";
 import { isApiError } from "../queries/api-error";
 import {
+  defaultGatewayAccess,
   fieldProblems,
+  gatewayRoles,
+  type GatewayRole,
   registryApi,
   registryQueries,
   servicePageHref,
@@ -17,6 +20,7 @@ import {
   type ServiceView,
   type ServiceWrite,
 } from "../queries/registry";
+import { describeGatewayAccess, roleNames } from "../services/gateway-access-words";
 
 /** The server's defaults (lib/registry/service-schema.ts), shown as starting values. */
 const defaults = {
@@ -84,8 +88,34 @@ interface FormValues {
   breakerOpenSeconds: string;
   breakerHalfOpenCalls: string;
   maintenance: boolean;
+  /** gateway access: which roles of the agency may call it */
+  accessRoles: Record<GatewayRole, boolean>;
+  /** gateway access: service names (comma or space separated), "*" = every service token of the agency */
+  accessServices: string;
   instances: InstanceRow[];
 }
+
+const roleHelp: Record<GatewayRole, string> = {
+  veteran: "Anyone with a veteran account at this agency. Only for services meant to be called by veterans.",
+  operator: "The agency’s operations staff.",
+  admin: "The agency’s administrators.",
+};
+
+function accessValues(access: { roles: readonly GatewayRole[]; services: readonly string[] }) {
+  return {
+    accessRoles: Object.fromEntries(gatewayRoles.map((r) => [r, access.roles.includes(r)])) as Record<
+      GatewayRole,
+      boolean
+    >,
+    accessServices: access.services.join(", "),
+  };
+}
+
+/** "billing, notify" → ["billing", "notify"]; blank → [] (no service token may call it). */
+function serviceList(raw: string): string[] {
+  return raw.split(/[\s,]+/).filter(Boolean);
+}
+const SERVICE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 type ProbeState = { state: "pending" } | { state: "done"; result: ProbeResult } | { state: "refused"; message: string };
 
@@ -107,6 +137,7 @@ function valuesFrom(svc: ServiceView | null, tenant: string | null): FormValues 
       ...defaults,
       forwardIdentity: false,
       maintenance: false,
+      ...accessValues(defaultGatewayAccess),
       instances: [newRow()],
     };
   }
@@ -129,6 +160,7 @@ function valuesFrom(svc: ServiceView | null, tenant: string | null): FormValues 
     breakerOpenSeconds: String(svc.breakerOpenSeconds ?? defaults.breakerOpenSeconds),
     breakerHalfOpenCalls: String(svc.breakerHalfOpenCalls ?? defaults.breakerHalfOpenCalls),
     maintenance: svc.maintenance,
+    ...accessValues(svc.access ?? defaultGatewayAccess),
     instances: svc.instances.map((i) => newRow({ id: i.id, url: i.url, region: i.region, weight: String(i.weight) })),
   };
 }
@@ -152,6 +184,9 @@ const fieldLabels: Record<string, string> = {
   breakerOpenSeconds: "Open period",
   breakerHalfOpenCalls: "Trial calls",
   maintenance: "Maintenance",
+  access: "Who may call it",
+  "access.roles": "Roles",
+  "access.services": "Service tokens",
   instances: "Instances",
   url: "URL",
   region: "Region",
@@ -352,7 +387,8 @@ function ServiceFormFields({
     const next: Record<string, string> = {};
     const unplaced: string[] = [];
     for (const p of list) {
-      const path = p.path === "" ? "" : p.path;
+      // One message per access list, on its input: "access.services.2" → "access.services".
+      const path = p.path.replace(/^(access\.(?:roles|services))\.\d+$/, "$1");
       const known = path && (fieldLabels[path] || /^instances\.\d+\.(url|region|weight|id)$/.test(path));
       if (known) {
         const key = /^instances\.\d+\.id$/.test(path) ? path.replace(/\.id$/, ".url") : path;
@@ -413,6 +449,12 @@ function ServiceFormFields({
       };
     });
     if (instances.length === 0) problems.instances = "Add at least one instance.";
+    const accessServices = serviceList(values.accessServices);
+    const badName = accessServices.find((n) => n !== "*" && !SERVICE_NAME.test(n));
+    if (badName !== undefined) {
+      problems["access.services"] =
+        `“${badName}” is not a service name: use lowercase letters, digits and hyphens, or * for every service.`;
+    }
     if (Object.keys(problems).length > 0) return { body: null, problems };
     const body: ServiceInput = {
       name,
@@ -426,6 +468,7 @@ function ServiceFormFields({
       ...numbers,
       forwardIdentity: values.forwardIdentity,
       maintenance: values.maintenance,
+      access: { roles: gatewayRoles.filter((r) => values.accessRoles[r]), services: accessServices },
       instances,
     };
     return { body, problems };
@@ -939,6 +982,82 @@ function ServiceFormFields({
           </div>
         </fieldset>
       </details>
+
+      <fieldset className="card space-y-5" aria-describedby={`${fid("access")}-help`} data-testid="gateway-access">
+        <legend className="px-1 text-xl font-bold">Who may call it through the gateway</legend>
+        <p id={`${fid("access")}-help`} className="text-muted">
+          Calls to <span className="font-mono">/api/v1/gw/{values.name || "<name>"}/…</span> from anyone else are
+          refused (403) before they reach the service. Only callers of this service’s own agency can ever reach it.
+        </p>
+        {errors.access && (
+          <p id={`${fid("access")}-error`} className="font-semibold text-error-dark" data-field-error="access">
+            <span className="sr-only">Error: </span>
+            {errors.access}
+          </p>
+        )}
+        <fieldset
+          className="space-y-3"
+          aria-describedby={errors["access.roles"] ? `${fid("access.roles")}-error` : undefined}
+        >
+          <legend className="font-bold">People, by role</legend>
+          {errors["access.roles"] && (
+            <p
+              id={`${fid("access.roles")}-error`}
+              className="font-semibold text-error-dark"
+              data-field-error="access.roles"
+            >
+              <span className="sr-only">Error: </span>
+              {errors["access.roles"]}
+            </p>
+          )}
+          {gatewayRoles.map((role, i) => {
+            // The first box carries the group's id, so an error summary link can focus the group.
+            const id = i === 0 ? fid("access.roles") : fid(`access.roles.${role}`);
+            return (
+              <div key={role} className="flex items-start gap-3">
+                <input
+                  id={id}
+                  type="checkbox"
+                  checked={values.accessRoles[role]}
+                  onChange={(e) => set("accessRoles", { ...values.accessRoles, [role]: e.target.checked })}
+                  aria-describedby={`${id}-help`}
+                  className="mt-1 h-5 w-5 accent-primary"
+                />
+                <div>
+                  <label htmlFor={id} className="font-bold">
+                    {roleNames[role]}
+                  </label>
+                  <p id={`${id}-help`} className="text-sm text-muted">
+                    {roleHelp[role]}
+                  </p>
+                </div>
+              </div>
+            );
+          })}
+        </fieldset>
+        <Field
+          label="Services (by service token)"
+          path="access.services"
+          fid={fid}
+          error={errors["access.services"]}
+          help="Names of the agency’s services whose service tokens may call it, separated by commas, e.g. “billing, notify”. * lets every service token of the agency in; leave it empty to let none in."
+        >
+          <input
+            {...field("access.services")}
+            value={values.accessServices}
+            onChange={(e) => set("accessServices", e.target.value)}
+            autoComplete="off"
+            spellCheck={false}
+            className={`${inputClass} font-mono`}
+          />
+        </Field>
+        <p className="text-muted" data-testid="access-rule">
+          {describeGatewayAccess({
+            roles: gatewayRoles.filter((r) => values.accessRoles[r]),
+            services: serviceList(values.accessServices),
+          })}
+        </p>
+      </fieldset>
 
       <div className="flex flex-wrap items-center gap-3">
         <button type="submit" className="btn btn-primary text-lg" disabled={save.isPending}>

@@ -6,8 +6,15 @@ import type { ReactNode } from "react";
 import { BreakerBadges } from "../circuits/breaker-badges";
 import { isApiError } from "../queries/api-error";
 import { circuitQueries } from "../queries/circuits";
-import { registryApi, registryQueries, serviceEditHref, type ServiceView } from "../queries/registry";
+import {
+  defaultGatewayAccess,
+  registryApi,
+  registryQueries,
+  serviceEditHref,
+  type ServiceView,
+} from "../queries/registry";
 import { LoadingStatus } from "../query-states";
+import { describeGatewayAccess } from "../services/gateway-access-words";
 import { Ago, Since } from "./ago";
 import { FailuresTable } from "./failures-table";
 import { HealthBadge, MaintenanceBadge, healthStyles } from "./health-status";
@@ -171,6 +178,11 @@ function ServiceHeader({
           value={`${svc.successThreshold} passing ${svc.successThreshold === 1 ? "check" : "checks"}`}
         />
       </dl>
+      <p className="text-sm" data-testid="service-access">
+        <span className="text-muted">Through the gateway: </span>
+        <span className="font-semibold">{describeGatewayAccess(svc.access ?? defaultGatewayAccess)}</span>
+        {svc.access && !svc.access.roles.includes("veteran") ? " Veterans are refused." : ""}
+      </p>
 
       <p className="text-xs text-muted">
         This page refreshes every 3 seconds

@@ -92,6 +92,24 @@ export const instanceViewSchema = z.object({
 });
 export type InstanceView = z.infer<typeof instanceViewSchema>;
 
+/** The gateway's caller roles (lib/auth/principal.ts). */
+export const gatewayRoles = ["veteran", "operator", "admin"] as const;
+export type GatewayRole = (typeof gatewayRoles)[number];
+/** The server's default policy (lib/registry/service-schema.ts defaultGatewayAccess). */
+export const defaultGatewayAccess: GatewayAccess = { roles: ["operator", "admin"], services: ["*"] };
+
+const gatewayAccessSchema = z.object({
+  // A role this page does not know (a newer server) is dropped rather than breaking the page.
+  roles: z
+    .array(z.string())
+    .transform((rs) => rs.filter((r): r is GatewayRole => (gatewayRoles as readonly string[]).includes(r))),
+  services: z.array(z.string()),
+});
+export interface GatewayAccess {
+  roles: GatewayRole[];
+  services: string[];
+}
+
 export const serviceViewSchema = z.object({
   name: z.string(),
   tenant: z.string(),
@@ -112,6 +130,8 @@ export const serviceViewSchema = z.object({
   breakerWindowSeconds: z.number().optional(),
   breakerOpenSeconds: z.number().optional(),
   breakerHalfOpenCalls: z.number().optional(),
+  /** who may call it through the gateway (absent from an older server: the form shows the default) */
+  access: gatewayAccessSchema.optional(),
   maintenance: z.boolean(),
   status: healthStatusSchema,
   statusReason: z.string().nullish(),
@@ -418,6 +438,7 @@ export interface ServiceInput {
   breakerOpenSeconds?: number;
   breakerHalfOpenCalls?: number;
   maintenance?: boolean;
+  access?: { roles?: GatewayRole[]; services?: string[] };
   instances?: { id?: string; url: string; region?: string; weight?: number; enabled?: boolean }[];
 }
 

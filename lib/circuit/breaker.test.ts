@@ -139,3 +139,64 @@ describe("forced states", () => {
     expect(b.effectiveState(T0)).toBe("closed");
   });
 });
+
+describe("panic routing (panicPermission)", () => {
+  const shared = (over: Partial<Parameters<Breaker["adopt"]>[0]>) => ({
+    state: "open" as const,
+    forced: null,
+    since: T0,
+    openUntil: T0 + 30_000,
+    tripStreak: 1,
+    lastTripAt: T0,
+    reason: "health check: connection refused (1 failure)",
+    version: 1,
+    ...over,
+  });
+
+  it("never lets a call past a forced-open breaker", () => {
+    const b = fresh();
+    b.adopt(shared({ forced: "open", openUntil: null }));
+    expect(b.panicPermission(T0 + 10 ** 9)).toBe("deny");
+  });
+
+  it("lets a call past an open breaker within its period as a plain call that moves nothing", () => {
+    const b = fresh();
+    b.adopt(shared({}));
+    expect(b.permission(T0 + 1_000)).toBe("deny");
+    expect(b.panicPermission(T0 + 1_000)).toBe("allow");
+    expect(b.record(true, T0 + 1_000, false)).toBeNull();
+    expect(b.state).toBe("open");
+  });
+
+  it("makes extra trials of a half-open breaker whose trial slots are taken, and they can close it", () => {
+    const b = fresh({ halfOpenCalls: 2 });
+    b.adopt(shared({ openUntil: T0 }));
+    const now = T0 + 1;
+    for (let i = 0; i < 2; i++) {
+      expect(b.permission(now)).toBe("trial");
+      b.startTrial();
+    }
+    expect(b.permission(now)).toBe("deny"); // ordinary routing: the slots are full
+    for (let i = 0; i < 3; i++) {
+      expect(b.panicPermission(now)).toBe("trial");
+      b.startTrial();
+    }
+    expect(b.record(true, now, true)).toBeNull();
+    expect(b.record(true, now, true)).toMatchObject({ from: "half_open", to: "closed" });
+    expect(b.permission(now)).toBe("allow");
+  });
+
+  it("moves an open breaker past its period to half-open, and a failed extra trial reopens it with back-off", () => {
+    const b = fresh();
+    b.adopt(shared({ openUntil: T0 + 30_000 }));
+    expect(b.panicPermission(T0 + 30_000)).toBe("trial");
+    expect(b.state).toBe("half_open");
+    b.startTrial();
+    expect(b.record(false, T0 + 30_001, true)).toMatchObject({ from: "half_open", to: "open" });
+    expect(b.tripStreak).toBe(2);
+  });
+
+  it("allows a closed breaker like ordinary routing does", () => {
+    expect(fresh().panicPermission(T0)).toBe("allow");
+  });
+});

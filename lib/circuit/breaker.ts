@@ -11,7 +11,8 @@
  *   trips again soon after closing backs off; a close that holds STREAK_RESET_MS resets it;
  * - after that, half-open: up to `halfOpenCalls` trial calls at once; any failure reopens (with
  *   back-off), `halfOpenCalls` successes close it;
- * - an operator may force it open or closed; forced states ignore results until released.
+ * - an operator may force it open or closed; forced states ignore results until released;
+ * - panic routing may send calls past a breaker that is not forced open (`panicPermission`).
  */
 export type CircuitStateName = "closed" | "open" | "half_open";
 export type ForcedState = "open" | "closed";
@@ -105,6 +106,23 @@ export class Breaker {
       this.toHalfOpen(now);
     }
     return this.trialsInFlight < Math.max(1, this.settings.halfOpenCalls) ? "trial" : "deny";
+  }
+
+  /**
+   * Panic routing (lib/gateway/balancer.ts: no instance passes its breaker, and this one is
+   * health-green): the call goes anyway, unless an operator forced the breaker open. "trial": the
+   * breaker is half-open, so the call is one more trial (call `startTrial()`; its outcome may
+   * close or reopen the breaker) — trials beyond `halfOpenCalls` run concurrently. "allow": it is
+   * closed, or open within its period (the outcome is counted, and moves nothing).
+   */
+  panicPermission(now: number): Permission {
+    if (this.forced === "open") return "deny";
+    if (this.forced === "closed" || this.state === "closed") return "allow";
+    if (this.state === "open") {
+      if (this.openUntil === null || now < this.openUntil) return "allow";
+      this.toHalfOpen(now);
+    }
+    return "trial";
   }
 
   /** Whether calls could go here now, without changing anything (routing decisions, views). */

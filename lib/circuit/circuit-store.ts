@@ -215,21 +215,40 @@ export async function forceCircuit(
 /**
  * The health prober's input, inside the prober's own transaction (service row already locked,
  * status recomputed after it, so no transient status is stored in between): an instance that
- * turned red trips its breaker (unless forced or already open); one that is trusted again after
- * being red moves a breaker the health check opened to its trial calls (open_until = now). The
- * caller announces the returned row with `announceCircuit` after its commit.
+ * turned red trips its breaker (unless forced or already open). One that is trusted again after
+ * being red (successThreshold passing checks in a row) is evidence too (decision 016, update):
+ * - a breaker the health check opened (reason "health check: …") is CLOSED: the evidence that
+ *   opened it is reversed, and trial calls alone (a few per replica) would refuse a burst;
+ * - a breaker the gateway opened (real calls failed) has its open period ended (open_until =
+ *   now): a green /health does not prove the calls work, so trials decide — at once, not after
+ *   a back-off that may run for minutes;
+ * - a forced breaker is never touched.
+ * The caller announces the returned row with `announceCircuit` after its commit.
  */
 export async function applyHealthVerdict(
   tx: pg.PoolClient,
   input: { instanceId: string; healthy: boolean; reason: string; actor: string; openSeconds: number },
 ): Promise<CircuitRow | null> {
+  // SET reads the old row: `reason` on the right-hand side is the reason the breaker opened with.
   const { rows } = input.healthy
     ? await tx.query<CircuitRow>(
-        `UPDATE circuits SET open_until = date_trunc('milliseconds', now()), reason = $2, version = version + 1, changed_by = $3
-          WHERE instance_id = $1 AND forced IS NULL AND state = 'open' AND open_until > now()
-            AND reason LIKE 'health check:%'
+        `UPDATE circuits SET
+            state = CASE WHEN reason LIKE 'health check:%' THEN 'closed'::"CircuitState" ELSE state END,
+            open_until = CASE WHEN reason LIKE 'health check:%' THEN NULL
+                              ELSE date_trunc('milliseconds', now()) END,
+            since = CASE WHEN reason LIKE 'health check:%' THEN now() ELSE since END,
+            reason = CASE WHEN reason LIKE 'health check:%' THEN $2
+                          ELSE $3 || ' (opened: ' || coalesce(reason, 'tripped') || ')' END,
+            version = version + 1, changed_by = $4
+          WHERE instance_id = $1 AND forced IS NULL AND state = 'open'
+            AND (reason LIKE 'health check:%' OR open_until IS NULL OR open_until > now())
           RETURNING ${COLUMNS}`,
-        [input.instanceId, `health check passes again: trial calls decide`, input.actor],
+        [
+          input.instanceId,
+          "health check passes again: closed",
+          "health check passes again: trial calls decide",
+          input.actor,
+        ],
       )
     : await tx.query<CircuitRow>(
         `INSERT INTO circuits AS c (instance_id, service_id, tenant_id, state, reason, since, open_until,
@@ -247,7 +266,7 @@ export async function applyHealthVerdict(
   const row = rows[0];
   if (!row) return null;
   const from = input.healthy ? "open" : "closed";
-  const to = input.healthy ? "half_open" : "open";
+  const to = input.healthy ? (row.state === "closed" ? "closed" : "half_open") : "open";
   await insertEvent(tx, row, from, to, row.reason, input.actor, new Date());
   return row;
 }

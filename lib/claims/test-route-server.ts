@@ -1,6 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
+import { guardEarlyAnswer } from "../http/early-answer";
 
 /**
  * Tests only: serves Next.js route handlers over real HTTP on 127.0.0.1 (no framework), so
@@ -48,6 +49,7 @@ export async function startTestRouteServer(
 ): Promise<TestRouteServer> {
   let open = 0;
   const server = http.createServer(async (req, res) => {
+    guardEarlyAnswer(req, res); // as scripts/web-server.ts does: early answers close cleanly
     open++;
     res.on("close", () => open--);
     if (first && (await first(req, res))) return;
@@ -70,7 +72,10 @@ export async function startTestRouteServer(
       return;
     }
     const ac = new AbortController();
-    res.on("close", () => ac.abort());
+    // Like Next.js: the request's signal aborts when the client goes away, not after a finished answer.
+    res.on("close", () => {
+      if (!res.writableFinished) ac.abort();
+    });
     const headers = new Headers();
     for (const [k, v] of Object.entries(req.headers)) {
       if (typeof v === "string") headers.set(k, v);

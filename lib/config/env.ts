@@ -28,6 +28,12 @@ export const envSchema = z.object({
   NEXTAUTH_SECRET: z.string().min(32, "NEXTAUTH_SECRET must be at least 32 characters").optional(),
   HMS_WORKER_ID: z.string().min(1).max(100).optional(),
   HMS_DEMO_FLEET_PORT: z.coerce.number().int().min(1024).max(65_000).default(7100),
+  /** the data-plane process: where everything that is not the data plane goes (the web process) */
+  HMS_WEB_URL: z.string().url().optional(),
+  /** the web process's port when `npm start` runs it behind the data-plane process (default: a free one) */
+  HMS_WEB_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  /** the address a web or data-plane process listens on */
+  HMS_LISTEN_HOST: z.string().min(1).default("0.0.0.0"),
   HMS_TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
   HMS_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** bearer token a Prometheus scraper sends to GET /api/metrics (unset: only operator sign-ins) */

@@ -7,7 +7,8 @@ import { setTimeout as sleep } from "node:timers/promises";
  * has curves and switching an instance to "fail" trips its breaker from real calls (and, for a
  * primary, fails the service over to its secondary) — the thing a newcomer came to see.
  */
-const CALLERS: Record<string, string> = { "agency-a": "vet-a", "agency-b": "vet-b" };
+// Staff of each agency: a service's default gateway policy lets operators in, and no veterans.
+const CALLERS: Record<string, string> = { "agency-a": "operator-a", "agency-b": "operator-b" };
 
 export interface DemoTrafficOptions {
   webUrl: string;

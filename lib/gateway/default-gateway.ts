@@ -4,6 +4,7 @@ import { systemPool } from "../db/pool";
 import { networkPolicyFromEnv } from "../net/network-policy";
 import { rateLimitedProblem, rateLimitHeaders } from "../ratelimit/rate-limit-headers";
 import { rateLimiter, type RateDecision } from "../ratelimit/shared-limiter";
+import { logger } from "../telemetry/logger";
 import { recordGatewayRequest, recordRateLimited } from "../telemetry/metrics";
 import { accessLog } from "./access-log";
 import { Gateway } from "./gateway";
@@ -23,8 +24,9 @@ export function defaultGateway(): Gateway<RateDecision> {
       listenUrl: process.env.DATABASE_URL,
       policy: networkPolicyFromEnv(),
       log: accessLog(),
+      events: logger,
       limiter: {
-        check: (tenant, service) => rateLimiter().check(tenant, service),
+        check: (tenant, service, caller) => rateLimiter().check(tenant, service, caller),
         headers: rateLimitHeaders,
         rejected: rateLimitedProblem,
       },

@@ -1,3 +1,4 @@
+import { HOP_BY_HOP, listedByConnection as listedBy } from "../http/hop-by-hop";
 import { randomHex } from "./random-ids";
 
 /**
@@ -11,22 +12,10 @@ import { randomHex } from "./random-ids";
  * way, and hands raw lists to `http.request` / `writeHead`: building and re-reading
  * `req.headers` objects cost the data plane a measurable share of its CPU.
  */
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-]);
 const CREDENTIALS = new Set(["authorization", "cookie", "proxy-authorization"]);
 const OURS = new Set(["traceparent", "tracestate", "x-request-id", "host", "forwarded"]);
 /** Set by the gateway on every answer; an upstream's own values would make them ambiguous. */
 const RESPONSE_OURS = new Set(["traceparent", "x-request-id"]);
-const NONE: ReadonlySet<string> = new Set();
 
 /** The request headers the gateway itself reads, from one pass over the raw list. */
 export interface RequestFacts {
@@ -41,19 +30,6 @@ export interface RequestFacts {
   connectionListed: ReadonlySet<string>;
 }
 
-function listedBy(connection: string | undefined): ReadonlySet<string> {
-  // The common values name no other header: no set to build.
-  if (!connection) return NONE;
-  const v = connection.toLowerCase();
-  if (v === "keep-alive" || v === "close") return NONE;
-  return new Set(
-    v
-      .split(",")
-      .map((s) => s.trim())
-      .filter(Boolean),
-  );
-}
-
 export function requestFacts(raw: readonly string[]): RequestFacts {
   const f: RequestFacts = {
     authorization: undefined,
@@ -62,7 +38,7 @@ export function requestFacts(raw: readonly string[]): RequestFacts {
     requestId: undefined,
     host: undefined,
     hasBody: false,
-    connectionListed: NONE,
+    connectionListed: listedBy(undefined),
   };
   let connection: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {

@@ -18,6 +18,7 @@ import { until } from "../testing/poll";
 /**
  * The gateway against real upstreams on 127.0.0.1 and the real database: forwarding, header
  * policy, balancing, breakers, failover, forced states, replicas converging, timeouts, streaming.
+ * Calls are made as operators: by default a service lets no veterans in (gateway-access.int.test.ts).
  */
 const db = () => systemPool();
 
@@ -95,7 +96,7 @@ describe("forwarding", () => {
     const a = await createAgency();
     const u = await upstream();
     const svc = await gatewayService(a.tenantId, [{ url: `${u.url}/base` }]);
-    const r = await call(gw, a.veteran, svc.name, "/claims/7?x=1&y=%20z", {
+    const r = await call(gw, a.operator, svc.name, "/claims/7?x=1&y=%20z", {
       method: "PUT",
       body: "hello",
       headers: { "content-type": "text/plain" },
@@ -114,7 +115,7 @@ describe("forwarding", () => {
     const u = await upstream();
     const svc = await gatewayService(a.tenantId, [{ url: u.url }]);
     const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
-    const r = await call(gw, a.veteran, svc.name, "/", {
+    const r = await call(gw, a.operator, svc.name, "/", {
       headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01`, "x-request-id": "req-123" },
     });
     const echo = await echoOf(r);
@@ -129,7 +130,7 @@ describe("forwarding", () => {
     const a = await createAgency();
     const u = await upstream();
     const svc = await gatewayService(a.tenantId, [{ url: u.url }]);
-    const r = await call(gw, a.veteran, svc.name, "/", { headers: { traceparent: "00-zz-bad-01" } });
+    const r = await call(gw, a.operator, svc.name, "/", { headers: { traceparent: "00-zz-bad-01" } });
     const echo = await echoOf(r);
     expect(echo.headers.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
     expect(echo.headers["x-request-id"]).toBe(echo.headers.traceparent!.slice(3, 35));
@@ -148,7 +149,7 @@ describe("forwarding", () => {
           port: target.port,
           path: target.pathname,
           headers: {
-            authorization: `Bearer ${a.veteran.token}`,
+            authorization: `Bearer ${a.operator.token}`,
             cookie: "next-auth.session-token=secret",
             "proxy-authorization": "Basic eA==",
             connection: "keep-alive, x-secret-hop",
@@ -190,17 +191,17 @@ describe("forwarding", () => {
     const a = await createAgency();
     const u = await upstream();
     const svc = await gatewayService(a.tenantId, [{ url: u.url }], { forwardIdentity: true });
-    const echo = await echoOf(await call(gw, a.veteran, svc.name, "/"));
+    const echo = await echoOf(await call(gw, a.operator, svc.name, "/"));
     const token = /^Bearer (.+)$/.exec(echo.headers.authorization ?? "")?.[1];
     expect(token).toBeDefined();
-    expect(token).not.toBe(a.veteran.token);
+    expect(token).not.toBe(a.operator.token);
     const jwks = createLocalJWKSet(await publicJwks());
     const { payload } = await jwtVerify(token!, jwks, { audience: identityAudience(a.tenantId, svc.name) });
-    expect(payload.sub).toBe(a.veteran.userId);
+    expect(payload.sub).toBe(a.operator.userId);
     expect(payload.tenant).toBe(a.tenantId);
     expect(payload.exp! - payload.iat!).toBeLessThanOrEqual(60);
     // The caller's own audience is not accepted by that token's audience, and vice versa.
-    expect(decodeJwt(a.veteran.token).aud).not.toBe(payload.aud);
+    expect(decodeJwt(a.operator.token).aud).not.toBe(payload.aud);
   });
 
   it("answers 401 without a token, 404 for an unknown service and for another tenant's service", async () => {
@@ -212,9 +213,9 @@ describe("forwarding", () => {
     expect(none.status).toBe(401);
     expect(none.headers.get("content-type")).toBe("application/problem+json");
     expect(((await none.json()) as { code: string }).code).toBe("token_missing");
-    const other = await call(gw, b.veteran, svc.name);
+    const other = await call(gw, b.operator, svc.name);
     expect(other.status).toBe(404);
-    const unknown = await call(gw, a.veteran, "no-such-service");
+    const unknown = await call(gw, a.operator, "no-such-service");
     expect(unknown.status).toBe(404);
     // Same answer for both: no existence oracle across tenants.
     const [p1, p2] = [(await other.json()) as { code: string }, (await unknown.json()) as { code: string }];
@@ -229,7 +230,7 @@ describe("forwarding", () => {
     upstreams.push(u);
     const svc = await gatewayService(a.tenantId, [{ url: u.url }], { gatewayTimeoutMs: 300 });
     const started = performance.now();
-    const r = await call(gw, a.veteran, svc.name);
+    const r = await call(gw, a.operator, svc.name);
     expect(r.status).toBe(504);
     expect(((await r.json()) as { code: string }).code).toBe("upstream_timeout");
     expect(performance.now() - started).toBeLessThan(3_000);
@@ -247,7 +248,7 @@ describe("load balancing", () => {
       [3, 1, 1, 1],
     );
     await db().query(`UPDATE instances SET status = 'red' WHERE id = $1`, [svc.instanceIds[3]]);
-    for (let i = 0; i < 40; i++) expect((await call(gw, a.veteran, svc.name)).status).toBe(200);
+    for (let i = 0; i < 40; i++) expect((await call(gw, a.operator, svc.name)).status).toBe(200);
     expect(u1.totalHits()).toBe(30);
     expect(u2.totalHits()).toBe(10);
     expect(drained.totalHits()).toBe(0);
@@ -262,7 +263,7 @@ describe("circuit breakers and failover", () => {
     upstreams.push(bad);
     const good = await upstream();
     const svc = await gatewayService(a.tenantId, [{ url: bad.url }, { url: good.url }]);
-    for (let i = 0; i < 10; i++) await call(gw, a.veteran, svc.name);
+    for (let i = 0; i < 10; i++) await call(gw, a.operator, svc.name);
     await gw.gateway.sync.settled();
     expect(bad.totalHits()).toBe(5); // then the breaker opened: the rest went to the good one
     const { rows } = await db().query<{ state: string; reason: string; version: string }>(
@@ -274,7 +275,7 @@ describe("circuit breakers and failover", () => {
       svc.instanceIds[0],
     ]);
     expect(ev.rows).toEqual([{ from_state: "closed", to_state: "open" }]);
-    for (let i = 0; i < 10; i++) expect((await call(gw, a.veteran, svc.name)).status).toBe(200);
+    for (let i = 0; i < 10; i++) expect((await call(gw, a.operator, svc.name)).status).toBe(200);
     expect(bad.totalHits()).toBe(5);
   });
 
@@ -287,7 +288,7 @@ describe("circuit breakers and failover", () => {
       openSeconds: 1,
       halfOpenCalls: 2,
     });
-    for (let i = 0; i < 12; i++) await call(gw, a.veteran, svc.name);
+    for (let i = 0; i < 12; i++) await call(gw, a.operator, svc.name);
     await gw.gateway.sync.settled();
     const inst = gw.gateway.table.instance(svc.instanceIds[0]!)!;
     expect(inst.breaker.state).toBe("open");
@@ -297,7 +298,7 @@ describe("circuit breakers and failover", () => {
     // Still failing when the trial comes: open again, twice as long (back-off).
     await until(() => Date.now() >= inst.breaker.openUntil!, 2_000);
     const hitsBefore = u.totalHits();
-    await call(gw, a.veteran, svc.name);
+    await call(gw, a.operator, svc.name);
     expect(u.totalHits()).toBe(hitsBefore + 1); // the trial went to the half-open instance
     expect(inst.breaker.state).toBe("open");
     expect(inst.breaker.openUntil! - inst.breaker.since).toBe(2_000);
@@ -306,7 +307,7 @@ describe("circuit breakers and failover", () => {
     // Recovered: two successful trials close it.
     u.set({ kind: "echo" });
     await until(() => Date.now() >= inst.breaker.openUntil!, 3_000);
-    for (let i = 0; i < 2; i++) expect((await call(gw, a.veteran, svc.name)).status).toBe(200);
+    for (let i = 0; i < 2; i++) expect((await call(gw, a.operator, svc.name)).status).toBe(200);
     expect(inst.breaker.state).toBe("closed");
     await gw.gateway.sync.settled();
     const ev = await db().query<{ to_state: string }>(
@@ -324,14 +325,14 @@ describe("circuit breakers and failover", () => {
       openSeconds: 1,
       halfOpenCalls: 1,
     });
-    const r0 = await call(gw, a.veteran, svc.name);
+    const r0 = await call(gw, a.operator, svc.name);
     expect(r0.headers.get("x-hms-region")).toBe("primary");
     await p.down();
     const statuses: number[] = [];
     const regions: (string | null)[] = [];
     const failovers: (string | null)[] = [];
     for (let i = 0; i < 10; i++) {
-      const r = await call(gw, a.veteran, svc.name);
+      const r = await call(gw, a.operator, svc.name);
       statuses.push(r.status);
       regions.push(r.headers.get("x-hms-region"));
       failovers.push(r.headers.get("x-hms-failover"));
@@ -345,15 +346,15 @@ describe("circuit breakers and failover", () => {
     expect(failovers.every((f) => f !== null)).toBe(true);
     const inst = gw.gateway.table.instance(svc.instanceIds[0]!)!;
     expect(inst.breaker.state).toBe("open");
-    const r = await call(gw, a.veteran, svc.name);
+    const r = await call(gw, a.operator, svc.name);
     expect(r.headers.get("x-hms-failover")).toMatch(/failover to secondary/);
 
     await p.up();
     await until(() => Date.now() >= inst.breaker.openUntil!, 3_000);
-    const back = await call(gw, a.veteran, svc.name);
+    const back = await call(gw, a.operator, svc.name);
     expect(back.headers.get("x-hms-region")).toBe("primary"); // the trial call
     expect(inst.breaker.state).toBe("closed");
-    const after = await call(gw, a.veteran, svc.name);
+    const after = await call(gw, a.operator, svc.name);
     expect(after.headers.get("x-hms-region")).toBe("primary");
     expect(after.headers.get("x-hms-failover")).toBeNull();
   });
@@ -370,13 +371,13 @@ describe("circuit breakers and failover", () => {
     await db().query(`UPDATE instances SET status = 'red' WHERE id = $1`, [svc.instanceIds[0]]);
     await gw.gateway.table.reloadService({ serviceId: svc.id });
     for (let i = 0; i < 6; i++)
-      expect((await call(gw, a.veteran, svc.name)).headers.get("x-hms-region")).toBe("primary");
+      expect((await call(gw, a.operator, svc.name)).headers.get("x-hms-region")).toBe("primary");
     // Two of three: more than half, so the region is failed over although one instance is fine.
     await db().query(`UPDATE instances SET status = 'red' WHERE id = $1`, [svc.instanceIds[1]]);
     await gw.gateway.table.reloadService({ serviceId: svc.id });
     const before = p[2]!.totalHits();
     for (let i = 0; i < 6; i++) {
-      expect((await call(gw, a.veteran, svc.name)).headers.get("x-hms-region")).toBe("secondary");
+      expect((await call(gw, a.operator, svc.name)).headers.get("x-hms-region")).toBe("secondary");
     }
     expect(p[2]!.totalHits()).toBe(before);
   });
@@ -386,8 +387,8 @@ describe("circuit breakers and failover", () => {
     const u = await startUpstream({ kind: "status", status: 500 });
     upstreams.push(u);
     const svc = await gatewayService(a.tenantId, [{ url: u.url }], { openSeconds: 20 });
-    for (let i = 0; i < 5; i++) await call(gw, a.veteran, svc.name);
-    const r = await call(gw, a.veteran, svc.name);
+    for (let i = 0; i < 5; i++) await call(gw, a.operator, svc.name);
+    const r = await call(gw, a.operator, svc.name);
     expect(r.status).toBe(503);
     expect(r.headers.get("content-type")).toBe("application/problem+json");
     const retry = Number(r.headers.get("retry-after"));
@@ -405,20 +406,20 @@ describe("circuit breakers and failover", () => {
     const op = a.operator.username;
     await forceCircuit(db(), { instanceId: id, action: "open", tenantScope: a.tenantId, actor: op });
     const inst = () => gw.gateway.table.instance(id);
-    await call(gw, a.veteran, svc.name); // loads the service
+    await call(gw, a.operator, svc.name); // loads the service
     await until(() => inst()?.breaker.forced === "open");
-    expect((await call(gw, a.veteran, svc.name)).status).toBe(503);
+    expect((await call(gw, a.operator, svc.name)).status).toBe(503);
 
     await forceCircuit(db(), { instanceId: id, action: "closed", tenantScope: a.tenantId, actor: op });
     await until(() => inst()?.breaker.forced === "closed");
     u.set({ kind: "status", status: 500 });
-    for (let i = 0; i < 8; i++) expect((await call(gw, a.veteran, svc.name)).status).toBe(500);
+    for (let i = 0; i < 8; i++) expect((await call(gw, a.operator, svc.name)).status).toBe(500);
     expect(inst()!.breaker.effectiveState(Date.now())).toBe("closed");
 
     u.set({ kind: "echo" });
     await forceCircuit(db(), { instanceId: id, action: "release", tenantScope: a.tenantId, actor: op });
     await until(() => inst()?.breaker.forced === null);
-    expect((await call(gw, a.veteran, svc.name)).status).toBe(200);
+    expect((await call(gw, a.operator, svc.name)).status).toBe(200);
     const audit = await db().query<{ action: string; data: { action: string } }>(
       `SELECT action, data FROM audit_events WHERE target = $1 ORDER BY id`,
       [`instance:${id}`],
@@ -449,14 +450,14 @@ describe("replicas", () => {
       const good = await upstream();
       const svc = await gatewayService(a.tenantId, [{ url: bad.url }, { url: good.url }]);
       // Both replicas know the service.
-      await call(second, a.veteran, svc.name);
+      await call(second, a.operator, svc.name);
       const seen = bad.totalHits();
-      for (let i = 0; i < 12; i++) await call(gw, a.veteran, svc.name);
+      for (let i = 0; i < 12; i++) await call(gw, a.operator, svc.name);
       const other = () => second.gateway.table.instance(svc.instanceIds[0]!)!;
       const ms = await until(() => other().breaker.state === "open", 1_000);
       expect(ms).toBeLessThan(1_000);
       const hits = bad.totalHits();
-      for (let i = 0; i < 10; i++) expect((await call(second, a.veteran, svc.name)).status).toBe(200);
+      for (let i = 0; i < 10; i++) expect((await call(second, a.operator, svc.name)).status).toBe(200);
       expect(bad.totalHits()).toBe(hits);
       expect(hits - seen).toBe(5);
     } finally {
@@ -468,7 +469,7 @@ describe("replicas", () => {
     const a = await createAgency();
     const u = await upstream();
     const svc = await gatewayService(a.tenantId, [{ url: u.url }]);
-    await call(gw, a.veteran, svc.name);
+    await call(gw, a.operator, svc.name);
     await until(async () => {
       const { rows } = await db().query<{ circuits: Record<string, { state: string; calls: number }> }>(
         `SELECT circuits FROM gateway_replicas WHERE circuits ? $1`,
@@ -502,7 +503,7 @@ describe("streaming", () => {
         controller.enqueue(chunk);
       },
     });
-    const r = await call(gw, a.veteran, svc.name, "/upload", {
+    const r = await call(gw, a.operator, svc.name, "/upload", {
       method: "POST",
       body,
       headers: { "content-type": "application/octet-stream" },
@@ -559,14 +560,14 @@ describe("rate limits across two replicas", () => {
       const lane = async (n: number) => {
         while (performance.now() < deadline) {
           const target = replicas[n % 2]!;
-          const r = await call(target, a.veteran, sa.name);
+          const r = await call(target, a.operator, sa.name);
           if (r.status === 200) admitted++;
           else if (r.status === 429) {
             limited++;
             sample429 ??= r;
           }
           if (r.status !== 429) await r.arrayBuffer();
-          const o = await call(target, b.veteran, sb.name);
+          const o = await call(target, b.operator, sb.name);
           if (o.status === 429) otherLimited++;
           await o.arrayBuffer();
         }
@@ -613,17 +614,17 @@ describe("access log", () => {
       limiter: { check: (t, s) => limiter.check(t, s), headers: rateLimitHeaders, rejected: rateLimitedProblem },
     });
     try {
-      const first = await call(g, a.veteran, svc.name, "/x");
+      const first = await call(g, a.operator, svc.name, "/x");
       // An admitted call carries the RateLimit fields too, next to the upstream's own headers.
       expect(first.headers.get("ratelimit-policy")).toBe('"tenant";q=1;w=20');
       expect(first.headers.get("ratelimit")).toMatch(/^"tenant";r=0;t=\d+$/);
       expect(first.headers.get("x-hms-region")).toBe("primary");
       const statuses: number[] = [first.status];
-      for (let i = 1; i < 10; i++) statuses.push((await call(g, a.veteran, svc.name, "/x")).status);
+      for (let i = 1; i < 10; i++) statuses.push((await call(g, a.operator, svc.name, "/x")).status);
       expect(statuses[0]).toBe(200);
       expect(statuses.slice(1).every((s) => s === 429)).toBe(true);
       await new Promise((r) => setTimeout(r, 1_100));
-      expect((await call(g, a.veteran, svc.name, "/x")).status).toBe(429);
+      expect((await call(g, a.operator, svc.name, "/x")).status).toBe(429);
       const mine = lines.filter((l) => l.tenant === a.tenantId);
       const ok = mine.find((l) => l.status === 200)!;
       expect(ok).toMatchObject({ service: svc.name, instance: svc.instanceIds[0], outcome: "ok", region: "primary" });

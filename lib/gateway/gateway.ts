@@ -2,13 +2,14 @@ import http from "node:http";
 import https from "node:https";
 import type pg from "pg";
 import type { Logger } from "pino";
-import type { Principal } from "../auth/principal";
+import type { Caller as CallerIdentity } from "../auth/principal";
 import { AppError, isAppError } from "../http/app-error";
 import { problemBody, toProblem, PROBLEM_CONTENT_TYPE } from "../http/problem";
 import type { NetworkPolicy } from "../net/network-policy";
 import { assertAddressAllowed, defaultResolver } from "../net/network-policy";
 import { checkedLookup } from "../net/safe-http";
 import { isIP } from "node:net";
+import { callerKeyOf, mayCallService } from "./access-policy";
 import { pickInstance, retryAfterSeconds, type Pick } from "./balancer";
 import {
   downstreamResponseHeaders,
@@ -21,6 +22,8 @@ import {
   type TraceContext,
 } from "./forward-headers";
 import { GatewaySync } from "./gateway-sync";
+import { checkGatewayPath } from "./gateway-path";
+import { failureKind, hasIdempotencyKey, mayRetry } from "./retry-policy";
 import { identityTokenFor } from "./identity-token";
 import { RoutingTable, type RuntimeInstance, type RuntimeService } from "./routing-table";
 import { TokenCache } from "./token-cache";
@@ -35,7 +38,7 @@ import { TokenCache } from "./token-cache";
  */
 export const GATEWAY_PREFIX = "/api/v1/gw/";
 const SERVICE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-/** Attempts per request when nothing was sent yet (connection refused/reset before an answer). */
+/** Attempts per request, when retry-policy.ts allows another (a refused connection, an idempotent call). */
 const MAX_ATTEMPTS = 3;
 
 export interface RateDecisionLike {
@@ -51,9 +54,13 @@ export interface GatewayDeps<D extends RateDecisionLike = RateDecisionLike> {
   /** connection string for the LISTEN client (none: no live sync, tests of a single replica) */
   listenUrl?: string;
   policy: NetworkPolicy;
+  /** the access log: one line per call */
   log: Logger;
+  /** state changes (breaker transitions); the access log when not given */
+  events?: Logger;
   limiter?: {
-    check(tenantId: string, service?: string): D | Promise<D>;
+    /** `caller`: `user:<id>` / `service:<name>`, counted against the tenant's perCaller limit if it has one */
+    check(tenantId: string, service?: string, caller?: string): D | Promise<D>;
     headers(d: D): Record<string, string>;
     /** the 429 problem's detail and extra members (an object, not an Error: refusals must be cheap) */
     rejected(d: D): { detail: string; extra: Record<string, unknown> };
@@ -75,12 +82,14 @@ interface Outcome {
   attempts: number;
   error: string | null;
   failover: boolean;
+  /** the instance was picked by panic routing (balancer.ts): no instance passed its breaker */
+  panic?: boolean;
 }
 
 export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
   readonly table: RoutingTable;
   readonly sync: GatewaySync;
-  private readonly tokens = new TokenCache();
+  private readonly tokens: TokenCache;
   private readonly ipVerdicts = new Map<string, AppError | null>();
   private readonly refusals = new Map<string, { loggedAt: number; suppressed: number }>();
   private readonly httpAgent: http.Agent;
@@ -88,6 +97,7 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
 
   constructor(private readonly deps: GatewayDeps<D>) {
     this.table = new RoutingTable(deps.db);
+    this.tokens = new TokenCache(deps.db);
     this.sync = new GatewaySync(deps.db, this.table, deps.replicaId, deps.listenUrl);
     // Host names are resolved and checked against the SSRF policy at connect time (a DNS answer
     // can change after registration); IP literals are checked per call (Node skips lookup).
@@ -113,7 +123,7 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
     const facts = requestFacts(req.rawHeaders);
     const trace = traceContextOf(facts);
     const requestId = requestIdOf(facts, trace);
-    const who: Caller = { tenant: null, service: null, requested: null };
+    const who: Caller = { tenant: null, caller: null, service: null, requested: null };
     this.route(req, res, facts, trace, requestId, started, who).catch((err: unknown) => {
       this.fail(res, err, requestId);
       this.finish(
@@ -142,21 +152,29 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
     const rest = pathPart.slice(GATEWAY_PREFIX.length);
     const slash = rest.indexOf("/");
     const name = decodeURIComponentSafe(slash === -1 ? rest : rest.slice(0, slash));
-    const upstreamPath = (slash === -1 ? "/" : rest.slice(slash)) + (q === -1 ? "" : url.slice(q));
     if (!name || !SERVICE_NAME.test(name)) throw new AppError("not_found", "No such service.");
     who.requested = name;
+    // Checked before anything else: a path that could leave the instance's base path never
+    // costs a token check, a limiter token or a lookup (gateway-path.ts has the rules).
+    const checked = checkGatewayPath(slash === -1 ? "" : rest.slice(slash));
+    if (!checked.ok) throw new AppError("path_invalid", `The path cannot be forwarded: ${checked.reason}.`);
+    const upstreamPath = checked.path + (q === -1 ? "" : url.slice(q));
 
-    const principal = await this.authenticate(facts.authorization);
-    const tenantId = principal.tenantId;
+    // A user (JWT) or a service token of a tenant; service tokens are named `service:<name>`.
+    const caller = await this.authenticate(facts.authorization);
+    const tenantId = caller.tenantId;
     // A service belongs to a tenant; a caller outside every tenant has none to call.
     if (tenantId === null) throw new AppError("tenant_forbidden", "Your account is not bound to a tenant.");
     who.tenant = tenantId;
+    // `user:<id>` / `service:<name>`: the access log's caller, and the key a per-caller limit counts under.
+    const callerKey = callerKeyOf(caller);
+    who.caller = callerKey;
 
     // The limit comes before the service lookup: a caller over its limit (or guessing names)
     // costs no database work, and a refusal is answered without throwing.
     const limiter = this.deps.limiter;
     if (limiter) {
-      const d0 = limiter.check(tenantId, name);
+      const d0 = limiter.check(tenantId, name, callerKey);
       const d = d0 instanceof Promise ? await d0 : d0;
       const headers = limiter.headers(d);
       if (!d.allowed) {
@@ -179,13 +197,19 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
     // Another tenant's service answers exactly like a missing one (no existence oracle).
     if (!svc) throw new AppError("not_found", `No service "${name}" in your tenant.`);
     who.service = svc.name;
+    // Who may call it (its `access` policy) is asked only of a service found in the caller's own
+    // tenant. After the limiter: probing services one may not call costs limit tokens, not lookups.
+    if (!mayCallService(svc.access, caller)) {
+      const as = caller.kind === "service" ? `service "${caller.serviceName}"` : `role "${caller.role}"`;
+      throw new AppError("gateway_forbidden", `The ${as} may not call "${svc.name}" through the gateway.`);
+    }
 
-    const identity = svc.forwardIdentity ? await identityTokenFor(principal, tenantId, svc.name) : null;
+    const identity = svc.forwardIdentity ? await identityTokenFor(caller, tenantId, svc.name) : null;
     const outcome = await this.forward(req, res, facts, svc, upstreamPath, trace, requestId, identity);
     this.finish(req, who, started, trace, requestId, outcome);
   }
 
-  private async authenticate(header: string | undefined): Promise<Principal> {
+  private async authenticate(header: string | undefined): Promise<CallerIdentity> {
     if (header === undefined) throw new AppError("token_missing", "Send `Authorization: Bearer <token>`.");
     const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
     if (!m) throw new AppError("token_malformed", "The Authorization header must be `Bearer <token>`.");
@@ -193,9 +217,11 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
   }
 
   /**
-   * Sends the request to one instance; when the connection fails before any answer and the
-   * request has no body (nothing was consumed), tries the next pick. Everything that reached an
-   * upstream feeds that instance's breaker.
+   * Sends the request to one instance; when the attempt fails before any answer, tries the next
+   * pick if retry-policy.ts allows it (nothing was sent, or the call is idempotent or carries
+   * Idempotency-Key, and its body, if any, was not streamed yet). Everything that reached an
+   * upstream feeds that instance's breaker. The path sent is the instance's base path + the
+   * checked path (gateway-path.ts: it starts with "/" and cannot climb out of the base path).
    */
   private forward(
     req: http.IncomingMessage,
@@ -208,6 +234,18 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
     identityToken: string | null,
   ): Promise<Outcome> {
     const hasBody = facts.hasBody;
+    /** the body was piped to an attempt: it cannot be sent again (nothing is buffered) */
+    let bodySent = false;
+    // Whether a failed attempt may go to the next pick (retry-policy.ts): only what the upstream
+    // cannot have received, or what is safe to run twice.
+    const retryAllowed = (code: string, answered: boolean): boolean =>
+      mayRetry({
+        method: req.method,
+        idempotencyKey: hasIdempotencyKey(req.rawHeaders),
+        failure: failureKind(code),
+        answered,
+        replayable: !hasBody || !bodySent,
+      });
     const tried = new Set<string>();
     const clientIp = this.deps.clientIp?.(req) ?? req.socket.remoteAddress ?? null;
 
@@ -262,8 +300,10 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
             this.assertIpAllowed(t.hostname);
           } catch (e) {
             this.recordBreaker(inst, false, pick.trial);
-            if (!hasBody && n < MAX_ATTEMPTS)
-              return attempt(n + 1, isAppError(e) ? e.code : "refused", pick.failover.failover);
+            const code = isAppError(e) && e.code.startsWith("ssrf_") ? e.code : "ssrf_refused";
+            // refused before connecting: nothing was sent, the body (if any) is still unread
+            if (n < MAX_ATTEMPTS && retryAllowed(code, false)) return attempt(n + 1, code, pick.failover.failover);
+            if (hasBody) req.resume();
             this.fail(res, new AppError("upstream_failed", "The instance's address is not allowed."), requestId);
             return settle({ status: 502, instance: inst, region: inst.region, attempts: n, error: "ssrf", failover });
           }
@@ -304,7 +344,7 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
             return;
           }
           this.recordBreaker(inst, false, pick.trial);
-          const retriable = !answered && !hasBody && code !== "timeout" && n < MAX_ATTEMPTS && !res.headersSent;
+          const retriable = n < MAX_ATTEMPTS && !res.headersSent && retryAllowed(code, answered);
           if (retriable) return attempt(n + 1, code, pick.failover.failover || failover);
           if (res.headersSent) {
             res.destroy(); // the answer was cut mid-body: the client must see a broken response
@@ -324,6 +364,7 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
             attempts: n,
             error: code,
             failover: pick.failover.failover,
+            panic: pick.panic,
           });
         };
 
@@ -341,7 +382,7 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
           this.recordBreaker(inst, ok, pick.trial);
           const headers = downstreamResponseHeaders(up.rawHeaders);
           headers.push("x-request-id", requestId, "traceparent", traceparentOf(trace), "x-hms-region", inst.region);
-          if (pick.failover.failover) headers.push("x-hms-failover", pick.failover.reason ?? "failover");
+          if (pick.failover.failover || pick.panic) headers.push("x-hms-failover", pick.failover.reason ?? "failover");
           else if (firstRegion !== null && firstRegion !== inst.region) {
             headers.push(
               "x-hms-failover",
@@ -360,6 +401,7 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
               attempts: n,
               error: null,
               failover: pick.failover.failover,
+              panic: pick.panic,
             });
           });
           res.on("close", () => {
@@ -374,8 +416,10 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
           if (!answered && !res.writableFinished) upstreamReq.destroy();
         });
 
-        if (hasBody) req.pipe(upstreamReq);
-        else upstreamReq.end();
+        if (hasBody) {
+          bodySent = true;
+          req.pipe(upstreamReq);
+        } else upstreamReq.end();
       };
 
       attempt(1, null, false);
@@ -401,7 +445,7 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
   private recordBreaker(inst: RuntimeInstance, ok: boolean, trial: boolean): void {
     const transition = inst.breaker.record(ok, Date.now(), trial);
     if (transition) {
-      this.deps.log.warn(
+      (this.deps.events ?? this.deps.log).warn(
         {
           instance: inst.id,
           url: inst.url,
@@ -467,14 +511,16 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
         traceId: trace.traceId,
         requestId,
         tenant: who.tenant,
+        caller: who.caller,
         service: who.service ?? who.requested,
         instance: o.instance?.id ?? null,
         region: o.region,
         method: req.method,
         status: o.status,
-        outcome: o.error ?? (o.status >= 500 ? "upstream_error" : "ok"),
+        outcome: o.error ?? (o.status >= 500 ? "upstream_error" : o.panic ? "panic_routed" : "ok"),
         attempts: o.attempts,
         failover: o.failover,
+        ...(o.panic ? { panic: true } : {}),
         latencyMs: Math.round(latencyMs * 10) / 10,
         ...(o.suppressed ? { alsoRefusedSinceLastLine: o.suppressed } : {}),
       },
@@ -486,6 +532,8 @@ export class Gateway<D extends RateDecisionLike = RateDecisionLike> {
 /** Who a request came from and for, as far as it got (the access log names them on refusals too). */
 interface Caller {
   tenant: string | null;
+  /** `user:<id>` / `service:<name>` once authenticated (access-policy.ts callerKeyOf) */
+  caller: string | null;
   /** the service found */
   service: string | null;
   /** the name in the path */

@@ -12,6 +12,11 @@ import { PRIMARY_REGION } from "../health/status-rules";
  *   failed over as a whole and the next region serves — visibly (`failover: true`).
  * - When no region passes that test, the first region with any usable instance still serves
  *   (degraded, better than a 503); `activeRegion` null means nothing can serve at all.
+ * - Panic routing (`panicPlan`, after Envoy's panic threshold): when no instance passes its
+ *   breaker, the health checks still know which instances answer. The first region with a
+ *   health-GREEN enabled instance whose breaker is not forced open serves, breakers or not —
+ *   the caller gets the upstream's own answer instead of a 503 for every call. Red, yellow and
+ *   unknown instances never get panic traffic, nor does a forced-open breaker.
  */
 export type CircuitView = "closed" | "open" | "half_open";
 
@@ -22,6 +27,8 @@ export interface RoutingInstance {
   /** instance health: green | yellow | red | unknown */
   status: string;
   circuit: CircuitView;
+  /** an operator forced the breaker open (never routed to, not even in panic) */
+  forcedOpen?: boolean;
 }
 
 export interface FailoverState {
@@ -80,5 +87,26 @@ export function failoverState(instances: readonly RoutingInstance[]): FailoverSt
     activeRegion: chosen.region,
     failover: true,
     reason: `failover to ${chosen.region}: ${preferred.ejected} of ${preferred.enabled} ${preferred.region} instances ejected`,
+  };
+}
+
+/** Whether an instance may take panic traffic: enabled, health-green, not forced open. */
+export function panicEligible(i: Pick<RoutingInstance, "enabled" | "status" | "forcedOpen">): boolean {
+  return i.enabled && i.status === "green" && i.forcedOpen !== true;
+}
+
+/**
+ * Where panic traffic goes: the first region (in `regionOrder`) with a panic-eligible instance
+ * not in `exclude` (already tried for this request), or null. `failover` compares it with the
+ * first region that has enabled instances at all.
+ */
+export function panicPlan(instances: readonly RoutingInstance[], exclude?: ReadonlySet<string>): FailoverState | null {
+  const order = regionOrder(instances.filter((i) => i.enabled).map((i) => i.region));
+  const region = order.find((r) => instances.some((i) => i.region === r && panicEligible(i) && !exclude?.has(i.id)));
+  if (region === undefined) return null;
+  return {
+    activeRegion: region,
+    failover: region !== order[0],
+    reason: `panic routing: no instance passes its breaker; sending to a health-green instance in ${region}`,
   };
 }

@@ -1,6 +1,7 @@
 import type pg from "pg";
 import { Breaker, type BreakerSettings, type SharedBreakerState } from "../circuit/breaker";
 import { loadCircuitRows, sharedStateOf } from "../circuit/circuit-store";
+import { accessFromStored, type GatewayAccess } from "../registry/service-schema";
 
 /**
  * The gateway's in-memory copy of the registry: every service with its instances and their
@@ -36,6 +37,8 @@ export interface RuntimeService {
   name: string;
   timeoutMs: number;
   forwardIdentity: boolean;
+  /** who may call it (lib/gateway/access-policy.ts); a registry change reaches it by NOTIFY */
+  access: GatewayAccess;
   settings: BreakerSettings;
   instances: RuntimeInstance[];
 }
@@ -46,6 +49,8 @@ interface Row {
   name: string;
   gateway_timeout_ms: number;
   forward_identity: boolean;
+  /** jsonb, NULL = the default policy */
+  access: unknown;
   breaker_failure_rate_pct: number;
   breaker_min_calls: number;
   breaker_consecutive_failures: number;
@@ -61,7 +66,7 @@ interface Row {
 }
 
 const SELECT = `
-SELECT s.id AS service_id, s.tenant_id, s.name, s.gateway_timeout_ms, s.forward_identity,
+SELECT s.id AS service_id, s.tenant_id, s.name, s.gateway_timeout_ms, s.forward_identity, s.access,
        s.breaker_failure_rate_pct, s.breaker_min_calls, s.breaker_consecutive_failures,
        s.breaker_window_seconds, s.breaker_open_seconds, s.breaker_half_open_calls,
        i.id AS instance_id, i.url, i.region, i.weight, i.enabled, i.status
@@ -242,6 +247,7 @@ export class RoutingTable {
         name: r0.name,
         timeoutMs: r0.gateway_timeout_ms,
         forwardIdentity: r0.forward_identity,
+        access: accessFromStored(r0.access),
         settings,
         instances,
       };

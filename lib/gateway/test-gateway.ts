@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import ipaddr from "ipaddr.js";
 import pino from "pino";
 import { systemPool } from "../db/pool";
+import { withEarlyAnswerGuard } from "../http/early-answer";
 import type { NetworkPolicy } from "../net/network-policy";
 import { Gateway, type GatewayDeps, type RateDecisionLike } from "./gateway";
 
@@ -35,7 +36,7 @@ export async function startTestGateway<D extends RateDecisionLike = RateDecision
     ...over,
   });
   await gateway.start();
-  const server = http.createServer((req, res) => gateway.handle(req, res));
+  const server = http.createServer(withEarlyAnswerGuard((req, res) => gateway.handle(req, res)));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {

@@ -213,7 +213,7 @@ describe("runProbeRound: instance transitions", () => {
     expect((await events(svc.id)).map((e) => e.status)).toEqual(["yellow", "red", "green"]);
   });
 
-  it("feeds the breaker: red trips it (announced on hms_circuit), trusted again moves it to its trial calls", async () => {
+  it("feeds the breaker: red trips it (announced on hms_circuit), trusted again closes the breaker it opened", async () => {
     const up = await upstream();
     const { tenantId, svc } = await setup({ failureThreshold: 1, successThreshold: 1 }, [{ url: up.url }]);
     const id = svc.instanceIds[0]!;
@@ -241,7 +241,8 @@ describe("runProbeRound: instance transitions", () => {
       });
       await up.up();
       await probe(tenantId);
-      expect(await circuit()).toMatchObject({ state: "open", half_open: true }); // open_until = now: trials decide
+      // the health check's own evidence is reversed: closed, not left to a few trial calls
+      expect(await circuit()).toMatchObject({ state: "closed", reason: "health check passes again: closed" });
       await new Promise((r) => setTimeout(r, 100));
       const states = notices.map((n) => (JSON.parse(n) as { instanceId: string; state: string }).instanceId);
       expect(states.filter((x) => x === id)).toHaveLength(2);

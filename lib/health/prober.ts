@@ -414,8 +414,10 @@ async function recordService(
       );
       held += upd.rowCount ?? 0;
     }
-    // Health results feed the breakers (issue 4): red trips it, trusted-again starts its trials —
-    // before the recompute, so the stored status never passes through a state in between.
+    // Health results feed the breakers (issue 4): red trips it; trusted-again closes a breaker the
+    // health check opened and ends the open period of one the gateway opened (applyHealthVerdict;
+    // forced ones are left alone) — before the recompute, so the stored status never passes
+    // through a state in between.
     const circuits: CircuitRow[] = [];
     for (const f of breakerFeed) {
       const c = await applyHealthVerdict(tx, {

@@ -8,6 +8,7 @@ export const errorCodes = {
   invalid_request: 400,
   invalid_json: 400,
   body_incomplete: 400,
+  path_invalid: 400,
   // 401
   token_missing: 401,
   token_malformed: 401,
@@ -22,6 +23,7 @@ export const errorCodes = {
   tenant_forbidden: 403,
   origin_forbidden: 403,
   queue_forbidden: 403,
+  gateway_forbidden: 403,
   // 404
   not_found: 404,
   // 409

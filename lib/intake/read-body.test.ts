@@ -54,6 +54,20 @@ describe("readBodyCapped", () => {
     expect(reads).toBeLessThanOrEqual(4);
   });
 
+  it("leaves an oversize body unread without cancelling it (a cancel destroys the request and resets the connection)", async () => {
+    for (const declared of [null, 15]) {
+      let cancelled = false;
+      const body = new ReadableStream<Uint8Array>({
+        pull: (c) => c.enqueue(new Uint8Array(10)),
+        cancel: () => void (cancelled = true),
+      });
+      const code = await codeOf(readBodyCapped(body, { maxBytes: declared === null ? 25 : 100, declared }));
+      expect(code).toBe(declared === null ? "payload_too_large" : "invalid_request");
+      expect(cancelled).toBe(false);
+      expect(body.locked).toBe(false); // released: the server drains or closes it after the answer
+    }
+  });
+
   it("refuses a body that is shorter or longer than its Content-Length", async () => {
     expect(await codeOf(readBodyCapped(streamOf(parts), { maxBytes: 100, declared: 7 }))).toBe("body_incomplete");
     expect(await codeOf(readBodyCapped(streamOf(parts), { maxBytes: 100, declared: 5 }))).toBe("invalid_request");

@@ -2,9 +2,12 @@ import { createHash } from "node:crypto";
 import { AppError } from "../http/app-error";
 
 /**
- * Streams a request body with a hard size cap, hashing as it goes. Never reads past the cap (the
- * stream is cancelled at the first byte over it), and checks the byte count against a declared
- * Content-Length so a cut-off upload is refused rather than silently stored short.
+ * Streams a request body with a hard size cap, hashing as it goes. Never reads past the cap: it
+ * stops at the first chunk over it and leaves the rest unread. It does not cancel the stream —
+ * on a Node server that destroys the request and resets the connection before the 413 is out;
+ * the server's early-answer guard (lib/http/early-answer.ts) discards the rest and closes cleanly.
+ * It checks the byte count against a declared Content-Length so a cut-off upload is refused
+ * rather than silently stored short.
  * The bytes are kept once, in the chunks as they arrived: PDF validation needs random access
  * (the cross-reference table is at the end), so a body cannot be validated in one pass.
  */
@@ -46,12 +49,9 @@ export async function readBodyCapped(
         const { done, value } = await reader.read();
         if (done) break;
         const next = size + value.byteLength;
-        if (next > opts.maxBytes) {
-          await reader.cancel().catch(() => {});
-          throw tooLarge(opts.maxBytes);
-        }
+        // Stop reading (no cancel: see above); the answer goes out, then the connection closes.
+        if (next > opts.maxBytes) throw tooLarge(opts.maxBytes);
         if (target && next > target.length) {
-          await reader.cancel().catch(() => {});
           throw new AppError("invalid_request", "The body is longer than its Content-Length.");
         }
         hash.update(value);

@@ -60,7 +60,7 @@ async function callerOf(req: IncomingMessage, header: string): Promise<Caller> {
   const token = m[1]!;
   if (isServiceToken(token)) return verifyServiceToken(token);
   g.hmsQueueTokenCache ??= new TokenCache();
-  return { kind: "user", ...(await g.hmsQueueTokenCache.verify(token)) };
+  return g.hmsQueueTokenCache.verify(token); // a user's JWT (the gateway's cache answers `kind: "user"`)
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -129,8 +129,8 @@ function fail(res: ServerResponse, err: unknown, requestId: string): void {
     "content-length": Buffer.byteLength(text),
     "x-request-id": requestId,
   };
-  // A refused body may still be arriving: do not keep a connection whose stream we stopped reading.
-  if (err instanceof AppError && err.code === "payload_too_large") h.connection = "close";
+  // A refused body may still be arriving: the server's early-answer guard (lib/http/early-answer.ts)
+  // adds `Connection: close` and closes without a reset once this answer is out.
   res.writeHead(body.status, h);
   res.end(text);
 }

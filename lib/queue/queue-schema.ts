@@ -86,7 +86,9 @@ export async function readLimitedText(req: Request, limit = MAX_BODY_BYTES): Pro
     if (done) break;
     size += value.byteLength;
     if (size > limit) {
-      await reader.cancel().catch(() => {});
+      // Stop reading, without cancelling: a cancel destroys the request and resets the connection
+      // before the 413 is out; the server's early-answer guard discards the rest and closes.
+      reader.releaseLock();
       throw bodyTooLarge();
     }
     chunks.push(value);

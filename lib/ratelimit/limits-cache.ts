@@ -19,6 +19,8 @@ export const RATELIMIT_PAYLOAD_PREFIX = "ratelimit:";
 export interface ConfiguredLimit extends BucketLimit {
   /** changes on every write, so a re-saved limit with the same numbers still resets replicas */
   version: string;
+  /** tenant-wide limits only: each caller's own limit inside this one (none: callers share it) */
+  perCaller?: BucketLimit;
 }
 
 const RECONNECT_MIN_MS = 250;
@@ -67,7 +69,7 @@ export class LimitsCache {
   /** Reloads every limit. A failure keeps the last good copy (and is retried by the timer). */
   async refresh(): Promise<boolean> {
     try {
-      const { rows } = await this.db.query<Row>(`SELECT tenant_id, scope, rps, burst, updated_at FROM rate_limits`);
+      const { rows } = await this.db.query<Row>(`SELECT ${COLUMNS} FROM rate_limits`);
       const next = new Map<string, Map<string, ConfiguredLimit>>();
       for (const r of rows) {
         let m = next.get(r.tenant_id);
@@ -86,10 +88,7 @@ export class LimitsCache {
   /** Reloads one tenant's limits (on its NOTIFY). */
   async refreshTenant(tenantId: string): Promise<void> {
     try {
-      const { rows } = await this.db.query<Row>(
-        `SELECT tenant_id, scope, rps, burst, updated_at FROM rate_limits WHERE tenant_id = $1`,
-        [tenantId],
-      );
+      const { rows } = await this.db.query<Row>(`SELECT ${COLUMNS} FROM rate_limits WHERE tenant_id = $1`, [tenantId]);
       if (rows.length === 0) this.byTenant.delete(tenantId);
       else this.byTenant.set(tenantId, new Map(rows.map((r) => [r.scope, toLimit(r)])));
     } catch (err) {
@@ -155,16 +154,24 @@ export class LimitsCache {
   }
 }
 
+const COLUMNS = `tenant_id, scope, rps, burst, per_caller_rps, per_caller_burst, updated_at`;
+
 interface Row {
   tenant_id: string;
   scope: string;
   rps: number;
   burst: number;
+  per_caller_rps: number | null;
+  per_caller_burst: number | null;
   updated_at: Date;
 }
 
 function toLimit(r: Row): ConfiguredLimit {
-  return { rps: r.rps, burst: r.burst, version: r.updated_at.toISOString() };
+  const limit: ConfiguredLimit = { rps: r.rps, burst: r.burst, version: r.updated_at.toISOString() };
+  if (r.per_caller_rps !== null && r.per_caller_burst !== null) {
+    limit.perCaller = { rps: r.per_caller_rps, burst: r.per_caller_burst };
+  }
+  return limit;
 }
 
 function defaultFromEnv(): ConfiguredLimit | undefined {

@@ -1,55 +1,31 @@
 import type pg from "pg";
-import { z } from "zod";
 import { appendAudit } from "../audit/append";
 import type { Principal } from "../auth/principal";
 import { pool } from "../db/pool";
 import { withTenant, withTenantOrAll } from "../db/tenant-scope";
 import { AppError } from "../http/app-error";
 import type { RequestMeta } from "../http/request-context";
-import { serviceName } from "../registry/service-schema";
 import { logger } from "../telemetry/logger";
 import { CONFIG_CHANNEL, RATELIMIT_PAYLOAD_PREFIX } from "./limits-cache";
+import type { BucketLimitInput, LimitInput, LimitView } from "./limits-contract";
 
 /**
  * Rate limits as configured by admins: one row per tenant and scope in `rate_limits` ("*" =
  * the tenant's gateway and intake traffic, or a service name = gateway traffic to that service,
- * checked on top of the tenant-wide limit).
+ * checked on top of the tenant-wide limit). The tenant-wide row may carry `perCaller`: then each
+ * user or service token of the tenant has its own bucket (`rate_buckets` scope `caller:<id>`,
+ * created full on first use) inside the tenant-wide one.
  *
  * Who may do what: admins write, a tenant-bound admin only for its own tenant (403
  * `tenant_forbidden` for another, decided before looking the tenant up so nothing is confirmed),
  * a global admin for any existing tenant (404 `not_found` otherwise). Operators read their own
  * tenant's limits.
  *
- * A write commits the limit, its audit event and a full shared bucket together, then announces
+ * A write commits the limit, its audit event and a full shared bucket together (and forgets the
+ * callers' buckets of a tenant-wide limit, so they start full too), then announces
  * itself with `NOTIFY hms_config 'ratelimit:<tenant>'` so every replica reloads within
  * milliseconds (the periodic reload covers a lost notification).
  */
-
-export const limitInput = z.strictObject({
-  rps: z
-    .number({ error: "must be a number of requests per second" })
-    .positive("must be more than 0")
-    .max(100_000, "must be at most 100000"),
-  burst: z
-    .number({ error: "must be a whole number of requests" })
-    .int("must be a whole number")
-    .min(1, "must be at least 1")
-    .max(1_000_000, "must be at most 1000000"),
-  service: serviceName.nullish(),
-});
-export type LimitInput = z.infer<typeof limitInput>;
-
-export const limitScopeQuery = z.object({ service: serviceName.optional() });
-
-export interface LimitView {
-  tenant: string;
-  /** null = the tenant-wide limit */
-  service: string | null;
-  rps: number;
-  burst: number;
-  updatedAt: string;
-  updatedBy: string;
-}
 
 export interface WriteOptions {
   meta?: Partial<Pick<RequestMeta, "traceId" | "ip">>;
@@ -63,11 +39,21 @@ interface LimitRow {
   scope: string;
   rps: number;
   burst: number;
+  per_caller_rps: number | null;
+  per_caller_burst: number | null;
   updated_at: Date;
   updated_by: string;
 }
 
-const COLUMNS = `tenant_id, scope, rps, burst, updated_at, updated_by`;
+const COLUMNS = `tenant_id, scope, rps, burst, per_caller_rps, per_caller_burst, updated_at, updated_by`;
+/** The rate_buckets scopes of a tenant's callers (perCaller): `caller:<id>`. */
+const CALLER_SCOPES = `scope LIKE 'caller:%'`;
+
+function perCallerOf(r: { per_caller_rps: number | null; per_caller_burst: number | null }): BucketLimitInput | null {
+  return r.per_caller_rps !== null && r.per_caller_burst !== null
+    ? { rps: r.per_caller_rps, burst: r.per_caller_burst }
+    : null;
+}
 const ORDER = `ORDER BY tenant_id, scope <> '*', scope`;
 
 function toView(r: LimitRow): LimitView {
@@ -76,6 +62,7 @@ function toView(r: LimitRow): LimitView {
     service: r.scope === "*" ? null : r.scope,
     rps: r.rps,
     burst: r.burst,
+    perCaller: perCallerOf(r),
     updatedAt: r.updated_at.toISOString(),
     updatedBy: r.updated_by,
   };
@@ -134,17 +121,22 @@ export async function upsertLimit(
         });
       }
     }
-    const prev = await c.query<{ rps: number; burst: number }>(
-      `SELECT rps, burst FROM rate_limits WHERE tenant_id = $1 AND scope = $2 FOR UPDATE`,
+    const prev = await c.query<Pick<LimitRow, "rps" | "burst" | "per_caller_rps" | "per_caller_burst">>(
+      `SELECT rps, burst, per_caller_rps, per_caller_burst FROM rate_limits WHERE tenant_id = $1 AND scope = $2 FOR UPDATE`,
       [tenant, scope],
     );
+    // perCaller belongs to the tenant-wide limit (the schema refuses it with a service); a write
+    // without it removes it.
+    const perCaller = scope === "*" ? (input.perCaller ?? null) : null;
     const { rows } = await c.query<LimitRow>(
-      `INSERT INTO rate_limits (tenant_id, scope, rps, burst, updated_at, updated_by)
-       VALUES ($1, $2, $3, $4, clock_timestamp(), $5)
+      `INSERT INTO rate_limits (tenant_id, scope, rps, burst, per_caller_rps, per_caller_burst, updated_at, updated_by)
+       VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp(), $7)
        ON CONFLICT (tenant_id, scope) DO UPDATE
-         SET rps = EXCLUDED.rps, burst = EXCLUDED.burst, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by
+         SET rps = EXCLUDED.rps, burst = EXCLUDED.burst, per_caller_rps = EXCLUDED.per_caller_rps,
+             per_caller_burst = EXCLUDED.per_caller_burst, updated_at = EXCLUDED.updated_at,
+             updated_by = EXCLUDED.updated_by
        RETURNING ${COLUMNS}`,
-      [tenant, scope, input.rps, input.burst, p.username],
+      [tenant, scope, input.rps, input.burst, perCaller?.rps ?? null, perCaller?.burst ?? null, p.username],
     );
     // A new limit starts from a full bucket, whatever the old one had left.
     await c.query(
@@ -153,6 +145,9 @@ export async function upsertLimit(
        ON CONFLICT (tenant_id, scope) DO UPDATE SET tokens = EXCLUDED.tokens, refilled_at = EXCLUDED.refilled_at`,
       [tenant, scope, input.burst],
     );
+    // Callers' buckets start full again on their first request (a missing row is a full bucket).
+    if (scope === "*") await c.query(`DELETE FROM rate_buckets WHERE tenant_id = $1 AND ${CALLER_SCOPES}`, [tenant]);
+    const before = prev.rows[0];
     await appendAudit(
       {
         tenantId: tenant,
@@ -162,7 +157,13 @@ export async function upsertLimit(
         outcome: "success",
         traceId: opts.meta?.traceId ?? null,
         ip: opts.meta?.ip ?? null,
-        data: { service: input.service ?? null, rps: input.rps, burst: input.burst, previous: prev.rows[0] ?? null },
+        data: {
+          service: input.service ?? null,
+          rps: input.rps,
+          burst: input.burst,
+          perCaller,
+          previous: before ? { rps: before.rps, burst: before.burst, perCaller: perCallerOf(before) } : null,
+        },
       },
       c,
     );
@@ -182,17 +183,19 @@ export async function deleteLimit(
   const scope = scopeOf(service);
   await withTenant(tenant, async (c) => {
     await authorize(p, tenant, "write", c);
-    const { rows } = await c.query<{ rps: number; burst: number }>(
-      `DELETE FROM rate_limits WHERE tenant_id = $1 AND scope = $2 RETURNING rps, burst`,
+    const { rows } = await c.query<Pick<LimitRow, "rps" | "burst" | "per_caller_rps" | "per_caller_burst">>(
+      `DELETE FROM rate_limits WHERE tenant_id = $1 AND scope = $2 RETURNING rps, burst, per_caller_rps, per_caller_burst`,
       [tenant, scope],
     );
-    if (!rows[0]) {
+    const removed = rows[0];
+    if (!removed) {
       throw new AppError(
         "not_found",
         service ? `No limit is set for ${service} in ${tenant}.` : `No limit is set for ${tenant}.`,
       );
     }
     await c.query(`DELETE FROM rate_buckets WHERE tenant_id = $1 AND scope = $2`, [tenant, scope]);
+    if (scope === "*") await c.query(`DELETE FROM rate_buckets WHERE tenant_id = $1 AND ${CALLER_SCOPES}`, [tenant]);
     await appendAudit(
       {
         tenantId: tenant,
@@ -202,7 +205,10 @@ export async function deleteLimit(
         outcome: "success",
         traceId: opts.meta?.traceId ?? null,
         ip: opts.meta?.ip ?? null,
-        data: { service: service ?? null, previous: rows[0] },
+        data: {
+          service: service ?? null,
+          previous: { rps: removed.rps, burst: removed.burst, perCaller: perCallerOf(removed) },
+        },
       },
       c,
     );

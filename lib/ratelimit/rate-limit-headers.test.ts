@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { problemResponse } from "../http/problem";
-import { rateLimitedError, rateLimitHeaders } from "./rate-limit-headers";
+import { rateLimitedError, rateLimitedProblem, rateLimitHeaders } from "./rate-limit-headers";
 import type { RateDecision } from "./shared-limiter";
 
 const allowed: RateDecision = {
@@ -47,5 +47,14 @@ describe("rateLimitedError", () => {
     const body = (await res.json()) as Record<string, unknown>;
     expect(body).toMatchObject({ status: 429, code: "rate_limited", retryAfterSeconds: 3, policy: "service" });
     expect(body.detail).toContain("Retry in 3 s");
+  });
+});
+
+describe("rateLimitedProblem", () => {
+  it("tells a caller over its perCaller share that the limit is its own, not the agency's", () => {
+    const { detail, extra } = rateLimitedProblem({ ...rejected, policyName: "caller", limit: 5 });
+    expect(detail).toMatch(/^Too many requests from you \(your share of your agency's limit\): at most 5 at once/);
+    expect(extra).toMatchObject({ policy: "caller", limit: 5, retryAfterSeconds: 3 });
+    expect(rateLimitedProblem(rejected).detail).toMatch(/^Too many requests to your agency:/);
   });
 });

@@ -10,8 +10,8 @@ import type { RateDecision } from "./shared-limiter";
  *
  * plus `Retry-After` (RFC 9110) on a rejection, where t equals Retry-After because the draft says
  * Retry-After SHOULD NOT point earlier than the end of the effective window. Only one policy is
- * reported: the one that decided (when a per-service and the tenant-wide limit both apply, the
- * tighter one). An unlimited request gets no headers.
+ * reported: the one that decided (when a per-caller, a per-service and the tenant-wide limit
+ * apply, the tightest one): "tenant", "service" or "caller". An unlimited request gets no headers.
  */
 export function rateLimitHeaders(d: RateDecision): Record<string, string> {
   if (!d.limited) return {};
@@ -26,10 +26,15 @@ export function rateLimitHeaders(d: RateDecision): Record<string, string> {
 
 /** The 429 problem's detail and extra members for a rejected decision (no Error, no stack). */
 export function rateLimitedProblem(d: RateDecision): { detail: string; extra: Record<string, unknown> } {
-  const scope = d.policyName === "service" ? "this service for your agency" : "your agency";
+  const scope =
+    d.policyName === "service"
+      ? "to this service for your agency"
+      : d.policyName === "caller"
+        ? "from you (your share of your agency's limit)"
+        : "to your agency";
   return {
     detail:
-      `Too many requests to ${scope}: at most ${d.limit} at once, refilled over ${d.windowSeconds} s. ` +
+      `Too many requests ${scope}: at most ${d.limit} at once, refilled over ${d.windowSeconds} s. ` +
       `Retry in ${d.retryAfterSeconds} s.`,
     extra: {
       policy: d.policyName,

@@ -126,6 +126,110 @@ describe("SharedRateLimiter", () => {
     },
   );
 
+  it.each([
+    { rps: 100_000, burst: 100_000 },
+    { rps: 1_000, burst: 1_000 },
+  ])(
+    "admits all of 400 concurrent requests under $rps/s (burst $burst): none refused while the bucket holds tokens",
+    async ({ rps, burst }) => {
+      const tenant = await createTenant("rl-burst");
+      await setLimit(tenant, rps, burst);
+      const r = await replica("burst");
+      const results = await Promise.all(Array.from({ length: 400 }, () => decided(r.limiter.check(tenant))));
+      const refused = results.filter((d) => !d.allowed);
+      console.info(`[burst] ${rps}/${burst}: ${refused.length} of 400 refused, ${r.queries()} queries`);
+      expect(refused.length).toBe(0);
+      expect(results.every((d) => d.limited && d.policyName === "tenant")).toBe(true);
+    },
+  );
+
+  it("admits about the burst (±10 %) of 400 concurrent requests under 50/s (burst 50), refusing the rest with Retry-After", async () => {
+    const tenant = await createTenant("rl-burst");
+    await setLimit(tenant, 50, 50);
+    const r = await replica("burst-50");
+    const started = performance.now();
+    const results = await Promise.all(Array.from({ length: 400 }, () => decided(r.limiter.check(tenant))));
+    const seconds = (performance.now() - started) / 1000;
+    const admitted = results.filter((d) => d.allowed).length;
+    console.info(`[burst] 50/50: ${admitted} of 400 admitted in ${seconds.toFixed(3)} s`);
+    expect(admitted).toBeGreaterThanOrEqual(45);
+    // the bucket may refill a little while the 400 are decided: burst + rps × elapsed is the true ceiling
+    expect(admitted).toBeLessThanOrEqual(Math.max(55, Math.floor(50 + 50 * seconds)));
+    for (const d of results.filter((x) => !x.allowed)) {
+      expect(d).toMatchObject({ limited: true, policyName: "tenant", remaining: 0 });
+      expect(d.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    }
+  });
+
+  it("holds the limit within 5 % over and 10 % under across two replicas driven at about 3× the rate", async () => {
+    const rps = 300;
+    const burst = 150;
+    const tenant = await createTenant("rl-two");
+    await setLimit(tenant, rps, burst);
+    const a = await replica("two-a");
+    const b = await replica("two-b");
+    const pending: Promise<RateDecision>[] = [];
+    let offered = 0;
+    const started = performance.now();
+    // Open loop at 3× the rate whatever the timer's real cadence: each tick tops up to 3 × rps × elapsed,
+    // two of every three requests to replica A.
+    while (performance.now() - started < 3_000) {
+      const due = Math.floor(3 * rps * ((performance.now() - started) / 1000));
+      for (; offered < due; offered++) {
+        const to = offered % 3 === 2 ? b : a;
+        pending.push(decided(to.limiter.check(tenant)));
+      }
+      await sleep(5);
+    }
+    const results = await Promise.all(pending);
+    const seconds = (performance.now() - started) / 1000;
+    const admitted = results.filter((d) => d.allowed).length;
+    const ideal = burst + rps * seconds;
+    console.info(
+      `[two replicas] ${seconds.toFixed(2)} s: offered ${results.length}, admitted ${admitted}, ideal ` +
+        `${ideal.toFixed(1)}, ratio ${(admitted / ideal).toFixed(3)}, queries A ${a.queries()} B ${b.queries()}`,
+    );
+    expect(admitted).toBeLessThanOrEqual(ideal * 1.05);
+    expect(admitted).toBeGreaterThanOrEqual(ideal * 0.9);
+  });
+
+  it("limits each caller to its perCaller share while another caller of the same tenant is still admitted", async () => {
+    const tenant = await createTenant("rl-caller");
+    await upsertLimit(admin, tenant, { rps: 1_000, burst: 1_000, perCaller: { rps: 20, burst: 20 } });
+    const r = await replica("per-caller");
+    const started = performance.now();
+    // caller X floods: 300 at once, then 20 more every 10 ms for about a second
+    const flood: Promise<RateDecision>[] = Array.from({ length: 300 }, () =>
+      decided(r.limiter.check(tenant, "docs", "user:x")),
+    );
+    const fromY: RateDecision[] = [];
+    while (performance.now() - started < 1_000) {
+      for (let i = 0; i < 20; i++) flood.push(decided(r.limiter.check(tenant, "docs", "user:x")));
+      // caller Y: one request per tick, well inside its own allowance
+      if (fromY.length < 15) fromY.push(await decided(r.limiter.check(tenant, "docs", "service:y")));
+      await sleep(10);
+    }
+    const xs = await Promise.all(flood);
+    const seconds = (performance.now() - started) / 1000;
+    const admittedX = xs.filter((d) => d.allowed).length;
+    console.info(`[per caller] ${seconds.toFixed(2)} s: X admitted ${admittedX} of ${xs.length}, Y ${fromY.length}`);
+    expect(admittedX).toBeGreaterThanOrEqual(20);
+    expect(admittedX).toBeLessThanOrEqual((20 + 20 * seconds) * 1.05);
+    const refusedX = xs.filter((d) => !d.allowed);
+    expect(refusedX.length).toBeGreaterThan(0);
+    for (const d of refusedX) expect(d).toMatchObject({ policyName: "caller", limit: 20 });
+    expect(fromY.length).toBe(15);
+    expect(fromY.every((d) => d.allowed)).toBe(true);
+    // Without a caller, or with perCaller removed, only the tenant's limit applies.
+    expect(await decided(r.limiter.check(tenant))).toMatchObject({ allowed: true, policyName: "tenant" });
+    await setLimit(tenant, 1_000, 1_000);
+    await r.limiter.refresh();
+    expect(await decided(r.limiter.check(tenant, "docs", "user:x"))).toMatchObject({
+      allowed: true,
+      policyName: "tenant",
+    });
+  });
+
   it("decides from leased tokens synchronously, with no database round trip per request", async () => {
     const tenant = await createTenant("rl");
     await setLimit(tenant, 100_000, 1_000);

@@ -86,15 +86,18 @@ describe("leaseSize", () => {
     expect(leaseSize({ demandRps: 15, windowMs: 100, burst: 1_000 })).toBe(2);
   });
 
-  it("asks for at least 1 token, and for the waiting requests when there are more of them", () => {
+  it("asks for at least 1 token, plus one for each waiting request", () => {
     expect(leaseSize({ demandRps: 0, windowMs: 100, burst: 1_000 })).toBe(1);
-    expect(leaseSize({ demandRps: 10, windowMs: 100, burst: 1_000, waiting: 7 })).toBe(7);
+    expect(leaseSize({ demandRps: 10, windowMs: 100, burst: 1_000, waiting: 7 })).toBe(8);
+    expect(leaseSize({ demandRps: 200, windowMs: 100, burst: 1_000, waiting: 400 })).toBe(420);
   });
 
-  it("never asks for more than a quarter of the burst, and at least 1 even for a burst below 4", () => {
+  it("prefetches at most a quarter of the burst, but grows to the whole burst for that many waiters", () => {
     expect(leaseSize({ demandRps: 10_000, windowMs: 100, burst: 100 })).toBe(25);
-    expect(leaseSize({ demandRps: 10_000, windowMs: 100, burst: 100, waiting: 500 })).toBe(25);
+    expect(leaseSize({ demandRps: 10_000, windowMs: 100, burst: 100, waiting: 60 })).toBe(85);
+    expect(leaseSize({ demandRps: 10_000, windowMs: 100, burst: 100, waiting: 500 })).toBe(100);
     expect(leaseSize({ demandRps: 10_000, windowMs: 100, burst: 3 })).toBe(1);
+    expect(leaseSize({ demandRps: 0, windowMs: 100, burst: 1, waiting: 5 })).toBe(1);
   });
 });
 

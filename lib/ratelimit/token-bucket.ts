@@ -52,15 +52,19 @@ export function windowSeconds(limit: BucketLimit): number {
 }
 
 /**
- * How many tokens a replica asks the shared bucket for at once: about `windowMs` of its own
- * recent admitted rate, or the number of requests already waiting if that is more, never less
- * than 1 and never more than a quarter of the burst (at least 1). A replica that asks for little
- * hoards little, so an idle replica cannot sit on tokens another one needs.
+ * How many tokens a replica asks the shared bucket for at once: one token for each request already
+ * waiting, plus a prefetch of about `windowMs` of its own recent admitted rate (at least 1, at most
+ * a quarter of the burst), all capped at the burst. So a lease grows with demand up to the whole
+ * burst when that many requests are waiting, while a replica that is merely busy hoards little, and
+ * an idle replica cannot sit on tokens another one needs.
  */
 export function leaseSize(opts: { demandRps: number; windowMs: number; burst: number; waiting?: number }): number {
-  const cap = Math.max(1, Math.floor(opts.burst / 4));
-  const want = Math.max(Math.ceil((opts.demandRps * opts.windowMs) / 1000), opts.waiting ?? 0, 1);
-  return Math.min(cap, want);
+  const burst = Math.max(1, Math.floor(opts.burst));
+  const prefetch = Math.min(
+    Math.max(1, Math.floor(burst / 4)),
+    Math.max(1, Math.ceil((opts.demandRps * opts.windowMs) / 1000)),
+  );
+  return Math.min(burst, Math.max(0, Math.floor(opts.waiting ?? 0)) + prefetch);
 }
 
 /**

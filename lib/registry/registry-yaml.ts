@@ -24,6 +24,7 @@ import {
   DNS_LABEL,
   gatewayDefaults,
   gatewaySettingKeys,
+  isDefaultAccess,
   serviceInput,
   type ServiceInput,
   type UrlWarning,
@@ -41,10 +42,11 @@ import {
  *    description, so the file's identifier stays searchable. Two keys with the same name after
  *    normalising are an error.
  * 2. rich: `services: [{ name, tenant?, description?, healthPath?, checkIntervalSeconds?, …,
- *    gatewayTimeoutMs?, forwardIdentity?, breaker…?, instances: [{ url, region?, weight?,
- *    enabled? }] }]`, validated by the same `serviceInput` schema as `POST /api/v1/services`.
+ *    gatewayTimeoutMs?, forwardIdentity?, breaker…?, access?: { roles?, services? }, instances:
+ *    [{ url, region?, weight?, enabled? }] }]`, validated by the same `serviceInput` schema as
+ *    `POST /api/v1/services`.
  * The file is declarative: omitted settings mean the defaults (an import resets a changed
- * `timeoutMs` the file does not mention). Two operational flags are the exception: omitted
+ * `timeoutMs` the file does not mention; an omitted `access` is the default gateway policy). Two operational flags are the exception: omitted
  * `maintenance` and omitted instance `enabled` keep their current value, so an import never
  * ends maintenance or undrains an instance by omission.
  *
@@ -509,7 +511,8 @@ export async function importRegistry(
  * The registry as rich-form YAML. Every health setting is written explicitly (a file should not
  * depend on today's defaults); `maintenance` and `enabled` only when they are the non-default
  * value. The gateway and breaker settings are written only where a service differs from their
- * defaults: they are many, most services keep them, and leaving them out keeps exports of such
+ * defaults (likewise `access`, written in its canonical form when it is not the default policy):
+ * they are many, most services keep them, and leaving them out keeps exports of such
  * services as they were before the settings existed (an import fills in the same defaults, so
  * the round trip is still exact).
  * `tenant` is written per service only for a global admin's all-tenants export, so a one-tenant
@@ -537,6 +540,7 @@ export async function exportRegistryYaml(p: Principal, tenant?: string): Promise
       successThreshold: s.successThreshold,
       latencyBudgetMs: s.latencyBudgetMs,
       ...Object.fromEntries(gatewaySettingKeys.filter((k) => s[k] !== gatewayDefaults[k]).map((k) => [k, s[k]])),
+      ...(isDefaultAccess(s.access) ? {} : { access: s.access }),
       ...(s.maintenance ? { maintenance: true } : {}),
       instances: s.instances.map((i) => ({
         url: i.url,

@@ -9,6 +9,9 @@ import { checkUrlAllowed, networkPolicyFromEnv } from "../net/network-policy";
 import { auditAdminAccess } from "../tenancy/tenant-access";
 import { notifyRegistryChange } from "./registry-notify";
 import {
+  accessFromStored,
+  accessToStored,
+  canonicalAccess,
   DNS_LABEL,
   encodeCursor,
   type HealthStatus,
@@ -19,6 +22,7 @@ import {
   type ServiceSettingValues,
   serviceDefaults,
   type ServiceView,
+  sameAccess,
   type UrlWarning,
 } from "./service-schema";
 
@@ -125,6 +129,7 @@ const viewSelect = {
   breakerWindowSeconds: true,
   breakerOpenSeconds: true,
   breakerHalfOpenCalls: true,
+  access: true,
   maintenance: true,
   status: true,
   statusReason: true,
@@ -174,6 +179,7 @@ function toView(s: ViewRow): ServiceView {
     breakerOpenSeconds: s.breakerOpenSeconds,
     breakerHalfOpenCalls: s.breakerHalfOpenCalls,
     maintenance: s.maintenance,
+    access: accessFromStored(s.access),
     status: s.status as HealthStatus,
     statusReason: s.statusReason,
     statusChangedAt: s.statusChangedAt?.toISOString() ?? null,
@@ -382,6 +388,7 @@ export function desiredFromInput(input: ServiceInput): DesiredService {
     breakerOpenSeconds: input.breakerOpenSeconds,
     breakerHalfOpenCalls: input.breakerHalfOpenCalls,
     maintenance: input.maintenance,
+    access: input.access ?? canonicalAccess({}),
     instances: input.instances,
   };
 }
@@ -404,6 +411,7 @@ const columns = {
   breakerOpenSeconds: "breaker_open_seconds",
   breakerHalfOpenCalls: "breaker_half_open_calls",
   maintenance: "maintenance",
+  access: "access",
 } as const;
 type Setting = keyof typeof columns;
 const settingKeys = Object.keys(columns) as Setting[];
@@ -448,11 +456,16 @@ function describeInstance(i: { url: string; region: string; weight: number; enab
 export function diffService(existing: ExistingService, desired: DesiredService): ServiceDiff {
   const d: ServiceDiff = { changes: [], set: {}, probeAll: false, inserts: [], updates: [], deletes: [], errors: [] };
   for (const key of settingKeys) {
+    if (key === "access") continue; // an object: compared in its canonical form below
     const want = desired[key];
     if (want === undefined || want === existing[key]) continue;
     d.set[key] = want;
     d.changes.push(`${key}: ${show(existing[key])} → ${show(want)}`);
     if (probeSettings.has(key)) d.probeAll = true;
+  }
+  if (desired.access !== undefined && !sameAccess(desired.access, existing.access)) {
+    d.set.access = accessToStored(desired.access);
+    d.changes.push(`access: ${show(existing.access)} → ${show(desired.access)}`);
   }
   if (!desired.instances) return d;
 
@@ -514,7 +527,7 @@ type Tx = Pick<pg.PoolClient, "query">;
 const serviceCols = `id, tenant_id, name, description, health_path, check_interval_seconds, timeout_ms,
   failure_threshold, success_threshold, latency_budget_ms, gateway_timeout_ms, forward_identity,
   breaker_failure_rate_pct, breaker_min_calls, breaker_consecutive_failures, breaker_window_seconds,
-  breaker_open_seconds, breaker_half_open_calls, maintenance`;
+  breaker_open_seconds, breaker_half_open_calls, maintenance, access`;
 interface ServiceRowDb {
   id: string;
   tenant_id: string;
@@ -535,6 +548,8 @@ interface ServiceRowDb {
   breaker_open_seconds: number;
   breaker_half_open_calls: number;
   maintenance: boolean;
+  /** jsonb; NULL = the default policy */
+  access: unknown;
 }
 function fromDb(r: ServiceRowDb, instances: ExistingInstance[]): ExistingService {
   return {
@@ -557,6 +572,7 @@ function fromDb(r: ServiceRowDb, instances: ExistingInstance[]): ExistingService
     breakerOpenSeconds: r.breaker_open_seconds,
     breakerHalfOpenCalls: r.breaker_half_open_calls,
     maintenance: r.maintenance,
+    access: accessFromStored(r.access),
     instances,
   };
 }
@@ -637,9 +653,9 @@ export async function insertService(tx: Tx, tenantId: string, s: DesiredService 
     `INSERT INTO services (id, tenant_id, name, description, health_path, check_interval_seconds, timeout_ms,
        failure_threshold, success_threshold, latency_budget_ms, gateway_timeout_ms, forward_identity,
        breaker_failure_rate_pct, breaker_min_calls, breaker_consecutive_failures, breaker_window_seconds,
-       breaker_open_seconds, breaker_half_open_calls, maintenance, status, created_at, updated_at)
+       breaker_open_seconds, breaker_half_open_calls, maintenance, access, status, created_at, updated_at)
      VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-       'unknown', now(), now())
+       $19::jsonb, 'unknown', now(), now())
      RETURNING id`,
     [
       tenantId,
@@ -660,6 +676,7 @@ export async function insertService(tx: Tx, tenantId: string, s: DesiredService 
       s.breakerOpenSeconds ?? d.breakerOpenSeconds,
       s.breakerHalfOpenCalls ?? d.breakerHalfOpenCalls,
       s.maintenance ?? false,
+      s.access ? accessToStored(s.access) : null,
     ],
   );
   const id = rows[0]!.id;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { roles, type Role } from "../auth/principal";
 
 /**
  * The service registry's request and response shapes (ARCHITECTURE.md §2, §5). One schema serves
@@ -145,6 +146,71 @@ export const gatewayDefaults = {
 export type GatewaySetting = keyof typeof gatewayDefaults;
 export const gatewaySettingKeys = Object.keys(gatewayDefaults) as GatewaySetting[];
 
+/**
+ * Who may call a service through the gateway (ARCHITECTURE.md §7): user roles of the service's
+ * tenant, and service tokens of that tenant by the name of the service they were issued for
+ * (`"*"`: every service token of the tenant). Omitted lists take their default, so `{}` is the
+ * default policy: staff and every service token, no veterans. Stored and shown in one canonical
+ * form (roles in the order veteran, operator, admin; service names sorted, `"*"` alone), so two
+ * spellings of one policy compare equal and an import of an export is a no-op.
+ */
+export interface GatewayAccess {
+  roles: Role[];
+  services: string[];
+}
+export const defaultGatewayAccess: { readonly roles: readonly Role[]; readonly services: readonly string[] } = {
+  roles: ["operator", "admin"],
+  services: ["*"],
+};
+
+export function canonicalAccess(a: { roles?: readonly Role[]; services?: readonly string[] }): GatewayAccess {
+  const wanted = new Set(a.roles ?? defaultGatewayAccess.roles);
+  const names = [...new Set(a.services ?? defaultGatewayAccess.services)];
+  return {
+    roles: roles.filter((r) => wanted.has(r)),
+    services: names.includes("*") ? ["*"] : names.sort(),
+  };
+}
+
+export function isDefaultAccess(a: GatewayAccess): boolean {
+  return sameAccess(a, defaultGatewayAccess);
+}
+
+export function sameAccess(a: typeof defaultGatewayAccess, b: typeof defaultGatewayAccess): boolean {
+  return a.roles.join(",") === b.roles.join(",") && a.services.join(",") === b.services.join(",");
+}
+
+export const gatewayAccess = z
+  .strictObject({
+    roles: z
+      .array(z.enum(roles, 'must be "veteran", "operator" or "admin"'))
+      .max(10, "may list at most 10 roles")
+      .optional(),
+    services: z
+      .array(
+        z.string().refine((v) => v === "*" || DNS_LABEL.test(v), {
+          message: `must be a service name (${DNS_LABEL_MESSAGE}) or "*" for every service of the tenant`,
+        }),
+      )
+      .max(200, "may list at most 200 services")
+      .optional(),
+  })
+  .transform(canonicalAccess);
+
+/**
+ * The `services.access` column: NULL is the default policy (so a service registered by plain SQL,
+ * or before the column existed, gets it), anything else the canonical JSON. A stored value that
+ * does not parse (written by hand) allows nobody: access control fails closed.
+ */
+export function accessFromStored(v: unknown): GatewayAccess {
+  if (v === null || v === undefined) return canonicalAccess({});
+  const r = gatewayAccess.safeParse(v);
+  return r.success ? r.data : { roles: [], services: [] };
+}
+export function accessToStored(a: GatewayAccess): string | null {
+  return isDefaultAccess(a) ? null : JSON.stringify(canonicalAccess(a));
+}
+
 export const serviceDefaults = {
   healthPath: "/health",
   checkIntervalSeconds: 10,
@@ -178,6 +244,8 @@ export const serviceInput = z
     breakerHalfOpenCalls: settings.breakerHalfOpenCalls.default(serviceDefaults.breakerHalfOpenCalls),
     /** Omitted = off for a new service, unchanged for an existing one (an import never ends maintenance by omission). */
     maintenance: z.boolean().optional(),
+    /** Who may call it through the gateway; omitted = the default policy (defaultGatewayAccess). */
+    access: gatewayAccess.optional(),
     instances,
   })
   .superRefine((s, ctx) => uniqueUrls(s.instances, ctx));
@@ -207,6 +275,8 @@ export const servicePatch = z
     breakerOpenSeconds: settings.breakerOpenSeconds.optional(),
     breakerHalfOpenCalls: settings.breakerHalfOpenCalls.optional(),
     maintenance: z.boolean().optional(),
+    /** The whole new policy (`{}` = back to the default); omitted = unchanged. */
+    access: gatewayAccess.optional(),
     instances: instances.optional(),
   })
   .superRefine((s, ctx) => {
@@ -296,6 +366,8 @@ export interface ServiceSettingValues {
   breakerOpenSeconds: number;
   breakerHalfOpenCalls: number;
   maintenance: boolean;
+  /** gateway: who may call it (always the effective policy, defaults filled in) */
+  access: GatewayAccess;
 }
 
 export interface ServiceView extends ServiceSettingValues {

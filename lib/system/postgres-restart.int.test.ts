@@ -89,7 +89,9 @@ describe("PostgreSQL restart under load", () => {
       `INSERT INTO users (id, username, password_hash, role, tenant_id) VALUES (gen_random_uuid(), 'vet-r', $1, 'veteran', 'agency-r')`,
       [await hashPassword("restart-pass")],
     );
-    await createHealthService(seed, "agency-r", { name: "echo-svc" }, [{ url: upstream.url }]);
+    const echo = await createHealthService(seed, "agency-r", { name: "echo-svc" }, [{ url: upstream.url }]);
+    // The load's one user is a veteran: this service lets veterans call it through the gateway.
+    await seed.query(`UPDATE services SET access = '{"roles": ["veteran"], "services": []}' WHERE id = $1`, [echo.id]);
     await seed.end();
 
     const env = {

@@ -301,10 +301,11 @@ async function collectFleet(m: MetricsState, db: () => pg.Pool): Promise<void> {
  * their own agency's numbers, never another's.
  */
 export async function metricsText(
-  opts: { tenant?: string | null; db?: pg.Pool } = {},
+  opts: { tenant?: string | null; db?: pg.Pool; fleet?: boolean } = {},
 ): Promise<{ contentType: string; body: string }> {
   const m = metrics();
-  await collectFleet(m, () => opts.db ?? systemPool());
+  // The data-plane process leaves the fleet gauges to the web process (same shared truth).
+  if (opts.fleet !== false) await collectFleet(m, () => opts.db ?? systemPool());
   const body = await m.registry.metrics();
   const tenant = opts.tenant ?? null;
   return { contentType: m.registry.contentType, body: tenant === null ? body : onlyTenant(body, tenant) };

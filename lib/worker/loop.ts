@@ -37,12 +37,27 @@ export function runLoops(db: pg.Pool, workerId: string, loops: LoopSpec[], signa
             )
             .catch(() => {});
         }
-        const wait = Math.max(0, loop.everyMs - (Date.now() - started));
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, wait);
-          signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
-        });
+        await pause(Math.max(0, loop.everyMs - (Date.now() - started)), signal);
       }
     }),
   );
+}
+
+/**
+ * Waits `ms`, or less when `signal` aborts. The listener goes when the wait ends either way: the
+ * signal lives as long as the worker, and a listener left per pause (a `{ once: true }` listener
+ * only goes when it fires) piled up one per loop run — memory that grew for ever and Node's
+ * MaxListenersExceededWarning after a hundred probe ticks.
+ */
+export function pause(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
 }

@@ -1,4 +1,3 @@
-import { setMaxListeners } from "node:events";
 import { hostname } from "node:os";
 import { loadEnv } from "../config/env";
 import { systemPool } from "../db/pool";
@@ -68,9 +67,9 @@ const loops: LoopSpec[] = [
   },
 ];
 
+// One signal for every loop. Each loop holds at most one listener on it (its pause between runs,
+// removed when the pause ends), so Node's default limit of 10 holds; a warning means a leak.
 const ac = new AbortController();
-// Every loop (and its in-flight work) listens on this one signal; more than Node's default 10 is expected.
-setMaxListeners(100, ac.signal);
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
   process.on(sig, () => {
     logger.info({ workerId }, "worker stopping");

@@ -1,8 +1,10 @@
 /**
  * Intake benchmark (issue 2): 1 MB and 10 MB PDFs at concurrency 1, 4 and 16 through the real
- * server (`next start`, embedded PostgreSQL), next to the ceiling: the same bytes INSERTed as
- * 1 MiB bytea chunks, one transaction per file, straight through `pg` at the same concurrency.
- * Also samples the server's RSS to report memory growth per concurrent upload.
+ * system (startBenchSystem: the data plane's public port, whose pass-through hands `POST /claims`
+ * to the web process — what a client of `npm start` sees since issue 10; embedded PostgreSQL),
+ * next to the ceiling: the same bytes INSERTed as 1 MiB bytea chunks, one transaction per file,
+ * straight through `pg` at the same concurrency. Also samples the RSS of both server processes
+ * (web + data plane, summed) to report memory growth per concurrent upload.
  */
 import { randomUUID } from "node:crypto";
 import pg from "pg";
@@ -92,13 +94,14 @@ export async function benchIntake(): Promise<IntakeRow[]> {
       await runConcurrent(32, 16, upload); // warm-up: JIT, pools, key cache, heap at working size
       for (const c of concurrencies) {
         const total = requestsFor(size, c);
-        // Let the heap settle, then watch the server's RSS while the batch runs.
+        // Let the heaps settle, then watch the servers' RSS while the batch runs.
         await new Promise((r) => setTimeout(r, 1500));
-        const baseline = await rssOf(sys.serverPid);
+        const serversRss = async () => (await rssOf(sys.webPid)) + (await rssOf(sys.serverPid));
+        const baseline = await serversRss();
         phaseSamples = new Map();
         let peak = baseline;
         const sampler = setInterval(() => {
-          void rssOf(sys.serverPid).then((v) => (peak = Math.max(peak, v)));
+          void serversRss().then((v) => (peak = Math.max(peak, v)));
         }, 10);
         const r = await runConcurrent(total, c, upload);
         clearInterval(sampler);
@@ -134,7 +137,7 @@ export async function benchIntake(): Promise<IntakeRow[]> {
 
 export function formatIntake(rows: IntakeRow[]): string {
   const head =
-    "| file | conc | requests | req/s | MB/s | p50 ms | p95 ms | p99 ms | raw pg INSERT MB/s | ratio to ceiling | RSS growth / upload | × file size |";
+    "| file | conc | requests | req/s | MB/s | p50 ms | p95 ms | p99 ms | raw pg INSERT MB/s | ratio to ceiling | RSS growth / upload (web + data plane) | × file size |";
   const sep = "|---|---|---|---|---|---|---|---|---|---|---|---|";
   const lines = rows.map(
     (r) =>

@@ -13,12 +13,18 @@
  *   requests in a burst at the top of the second, which is not a fixed rate. Optionally returns
  *   every request (send time, latency, status, `x-hms-region`, `x-hms-failover`) for timelines.
  *
+ * - **burst**: `count` requests all at once — every socket is connected first (one per request,
+ *   spread over the targets by share), then all the requests are written in one turn of the
+ *   event loop, each over its own pre-connected socket (node:http with `createConnection`). For
+ *   rate limits: how many of a simultaneous burst are admitted.
+ *
  * Latency percentiles are over 2xx answers; non-2xx answers and errors are counted separately.
  * The child prints `started <epoch ms>` when the measured part begins and the result as one JSON
  * line at the end.
  */
 import { spawn } from "node:child_process";
 import http from "node:http";
+import net from "node:net";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -48,7 +54,17 @@ export interface PacedSpec {
   maxSockets?: number;
 }
 
-export type LoadSpec = ClosedSpec | PacedSpec;
+export interface BurstSpec {
+  kind: "burst";
+  /** where requests go; `share` weights them as for paced runs */
+  targets: { url: string; share: number }[];
+  headers?: Record<string, string>;
+  /** requests (and sockets) in the burst */
+  count: number;
+  timeoutMs?: number;
+}
+
+export type LoadSpec = ClosedSpec | PacedSpec | BurstSpec;
 
 /** One request of a paced run (`records: true`). */
 export interface LoadRecord {
@@ -94,6 +110,8 @@ export interface LoadResult {
   meanMs: number;
   /** the load generator's own CPU over the measured part, % of one core */
   cpuPercent: number;
+  /** burst: from the first request written to the last answer, ms */
+  spanMs?: number;
   /** paced: how late sends left against their schedule, p99 (the generator's own accuracy) */
   sendLagP99Ms?: number;
   perTarget?: TargetCounts[];
@@ -351,9 +369,124 @@ async function pacedLoad(spec: PacedSpec): Promise<LoadResult> {
   });
 }
 
+/** Smooth weighted round-robin over targets by share: exact proportions. */
+function weightedPicker<T extends { share: number }>(targets: T[]): () => T {
+  const credit = targets.map(() => 0);
+  const sum = targets.reduce((a, t) => a + t.share, 0);
+  return () => {
+    let best = 0;
+    for (let i = 0; i < targets.length; i++) {
+      credit[i]! += targets[i]!.share;
+      if (credit[i]! > credit[best]!) best = i;
+    }
+    credit[best]! -= sum;
+    return targets[best]!;
+  };
+}
+
+async function burstLoad(spec: BurstSpec): Promise<LoadResult> {
+  const targets = spec.targets.map((t) => {
+    const u = new URL(t.url);
+    return {
+      share: t.share,
+      host: u.hostname,
+      port: Number(u.port || 80),
+      path: u.pathname + u.search,
+      counts: { url: t.url, requests: 0, ok: 0, byStatus: {}, errors: 0 } as TargetCounts,
+    };
+  });
+  const pick = weightedPicker(targets);
+  const plan = Array.from({ length: spec.count }, () => pick());
+  // 1. Every socket connected before any request is written.
+  const sockets = await Promise.all(
+    plan.map(
+      (t) =>
+        new Promise<net.Socket>((resolve, reject) => {
+          const s = net.connect({ host: t.host, port: t.port }, () => resolve(s));
+          s.setNoDelay(true);
+          s.once("error", reject);
+        }),
+    ),
+  );
+  // 2. All the requests in one turn of the event loop.
+  const latencies: number[] = [];
+  const byStatus: Record<string, number> = {};
+  let errors = 0;
+  let lastAnswer = 0;
+  const cpu0 = process.cpuUsage();
+  console.log(`started ${Date.now()}`);
+  const t0 = performance.now();
+  await Promise.all(
+    plan.map(
+      (t, i) =>
+        new Promise<void>((resolve) => {
+          const socket = sockets[i]!;
+          socket.removeAllListeners("error");
+          t.counts.requests++;
+          const settle = (status: number) => {
+            lastAnswer = Math.max(lastAnswer, performance.now());
+            if (status === 0) {
+              errors++;
+              t.counts.errors++;
+            } else {
+              bump(byStatus, status);
+              bump(t.counts.byStatus, status);
+              if (status >= 200 && status < 300) {
+                latencies.push(performance.now() - t0);
+                t.counts.ok++;
+              }
+            }
+            socket.destroy();
+            resolve();
+          };
+          const req = http.request(
+            {
+              host: t.host,
+              port: t.port,
+              path: t.path,
+              method: "GET",
+              headers: spec.headers,
+              // no agent: node:http then writes on the socket createConnection returns
+              createConnection: () => socket,
+              timeout: spec.timeoutMs ?? 30_000,
+            },
+            (res) => {
+              res.on("data", () => {});
+              res.on("end", () => settle(res.statusCode ?? 0));
+              res.on("error", () => settle(0));
+            },
+          );
+          req.on("timeout", () => req.destroy(new Error("timeout")));
+          req.on("error", () => settle(0));
+          req.end();
+        }),
+    ),
+  );
+  const spanMs = lastAnswer - t0;
+  const ok = latencies.length;
+  return {
+    kind: "burst",
+    requests: spec.count,
+    ok,
+    byStatus,
+    errors,
+    seconds: spanMs / 1000,
+    okPerSec: ok / (spanMs / 1000),
+    ...summarize(latencies),
+    cpuPercent: cpuPercent(process.cpuUsage(cpu0), spanMs / 1000),
+    spanMs,
+    perTarget: targets.map((t) => t.counts),
+  };
+}
+
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2] ?? "") as LoadSpec;
-  const result = spec.kind === "closed" ? await closedLoad(spec) : await pacedLoad(spec);
+  const result =
+    spec.kind === "closed"
+      ? await closedLoad(spec)
+      : spec.kind === "paced"
+        ? await pacedLoad(spec)
+        : await burstLoad(spec);
   process.stdout.write(`\n${JSON.stringify(result)}\n`, () => process.exit(0));
 }
 

@@ -61,12 +61,22 @@ export async function treeTicks(root: number): Promise<number> {
   return sum;
 }
 
+/** The children of a process (Linux /proc; empty when it is gone). */
+export async function childPids(pid: number): Promise<number[]> {
+  try {
+    const text = await readFile(`/proc/${pid}/task/${pid}/children`, "utf8");
+    return text.trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
 /**
- * Waits until the whole machine is at most QUIET_PCT busy over one second (or QUIET_WAIT_MS have
- * passed); returns the last second's busy %.
+ * Waits until the whole machine is at most QUIET_PCT busy over one second (or `maxWaitMs`, default
+ * QUIET_WAIT_MS, have passed); returns the last second's busy %.
  */
-export async function quietMachine(): Promise<number> {
-  const until = Date.now() + QUIET_WAIT_MS;
+export async function quietMachine(maxWaitMs = QUIET_WAIT_MS): Promise<number> {
+  const until = Date.now() + maxWaitMs;
   for (;;) {
     const a = await machineTicks();
     await new Promise((r) => setTimeout(r, 1_000));

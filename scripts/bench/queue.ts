@@ -6,19 +6,21 @@
  *    a busy one 64 × 8 × 50): P producers each send one message at a time (`POST …/messages`),
  *    C consumers each lease a batch (`POST …/lease`, max M, waitSeconds 1) and ack every message
  *    (`POST …/messages/<id>/ack`, the batch's acks in parallel). 2 s warm-up, then messages sent /
- *    acked per second over the measured window, with the CPU of the web process(es), PostgreSQL
+ *    acked per second over the measured window, with the CPU of the server process(es), PostgreSQL
  *    and the load generator; the goal is ≥ 1,000 acked messages/s on 2 cores.
  * 2. **pickup latency**: one consumer long-polls (`waitSeconds` 20, max 1) while one producer
  *    sends one message at a time, each after the consumer is waiting again; latency = from just
  *    before the send request to the lease answer (one clock: both run in one client process).
- *    Measured with producer and consumer on the same web process, and — with two server
+ *    Measured with producer and consumer on the same server process, and — with two server
  *    processes — on different ones (the wake-up then travels through PostgreSQL's NOTIFY).
  *
  * Targets (HMS_BENCH_QUEUE_TARGETS, default "lean,web"):
  * - `lean`: the queue data plane (`lib/queue/queue-http.ts`) on a bare node:http server in a
  *   process of its own (`node --import tsx scripts/bench/queue.ts --serve-queues <port>`);
- * - `web`: the real web process (`scripts/web-server.ts`, via startBenchSystem; it builds the app
- *   when the build is stale).
+ * - `web`: the real system as `npm start` wires it (startBenchSystem; it builds the app when the
+ *   build is stale): two data-plane processes (`scripts/gateway-server.ts`, which answer the
+ *   service-token queue calls themselves) in front of the web process; the server CPU is the
+ *   data planes'.
  * The clients run in a child process of their own (`--clients <spec>`), over keep-alive node:http.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -263,7 +265,7 @@ async function runClients<T>(spec: ClientSpec): Promise<T> {
 
 // --- servers ----------------------------------------------------------------------------------------
 
-/** The lean data plane alone: what scripts/web-server.ts mounts, without Next.js. */
+/** The queue calls alone: what scripts/gateway-server.ts serves, without the gateway or a pass-through. */
 async function serveQueuesAlone(port: number): Promise<void> {
   (process.env as Record<string, string>).NODE_ENV = "production";
   const { handleQueueRequest } = await import("../../lib/queue/queue-http");
@@ -383,12 +385,12 @@ async function issueBenchToken(appUrl: string): Promise<string> {
 
 export interface ThroughputRow extends ThroughputResult {
   shape: Shape;
-  /** the (first) web process, % of one core */
+  /** the (first) server process, % of one core */
   serverCpuPct: number;
   machineBusyPct: number;
   /** CPU that processes outside the benchmark took meanwhile, % of one core */
   otherCpuPct: number;
-  /** % of one core over the run: web process(es), the load generator, PostgreSQL (the rest of the tree) */
+  /** % of one core over the run: server process(es), the load generator, PostgreSQL (the rest of the tree) */
   split: { web: number; clients: number; postgres: number };
 }
 
@@ -499,7 +501,7 @@ export async function benchQueue(): Promise<QueueRow[]> {
       rows.push(
         await benchTarget(
           {
-            name: "web process (scripts/web-server.ts)",
+            name: "data plane (scripts/gateway-server.ts, as npm start runs it)",
             urls: sys.replicas.map((r) => r.baseUrl),
             pids: sys.replicas.map((r) => r.pid),
             stop: async () => {},
@@ -523,7 +525,7 @@ export function formatQueue(rows: QueueRow[]): string {
   const lines = [
     `Throughput: P producers (each sends one message per request, sequentially), C consumers (each leases up to M with \`waitSeconds\` 1, then acks every message, in parallel); ${rows[0]?.seconds ?? MEASURE_S} s measured after ${WARMUP_S} s warm-up; all over HTTP with one service token, the load generator on the same machine. Goal: ≥ 1,000 acked messages/s on 2 cores.`,
     "",
-    "| target | P × C × M | acked msg/s | sent msg/s | mean lease batch | send p50 / p99 ms | ack p50 / p99 ms | CPU: web / PostgreSQL / load generator | server + DB CPU per msg | machine busy | other processes | errors |",
+    "| target | P × C × M | acked msg/s | sent msg/s | mean lease batch | send p50 / p99 ms | ack p50 / p99 ms | CPU: server / PostgreSQL / load generator | server + DB CPU per msg | machine busy | other processes | errors |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...rows.flatMap((r) =>
       r.throughput.map(

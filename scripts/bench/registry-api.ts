@@ -1,7 +1,8 @@
 /**
  * Registry/health read-path benchmark (issue 3): `GET /health` and `GET /services` (and the board
- * API) with 1,000 services, through the real server, plus the board's first load in headless
- * Chromium. Latencies are client-side, keep-alive, sequential requests after a warm-up.
+ * API) with 1,000 services, through the real system (the data plane's public port and its
+ * pass-through into the web process, as `npm start` serves them), plus the board's first load in
+ * headless Chromium. Latencies are client-side, keep-alive, sequential requests after a warm-up.
  */
 import { existsSync } from "node:fs";
 import { chromium } from "@playwright/test";

@@ -25,7 +25,8 @@ export default async function AdminLimitsPage() {
         <h1 className="text-4xl font-bold tracking-tight">Rate limits</h1>
         <p className="text-lg text-muted">
           How many requests per second each agency may send through the gateway and to claim intake, with a burst for
-          short peaks. Requests over the limit get <code>429 Too Many Requests</code> with <code>Retry-After</code>.
+          short peaks, and optionally a share for each caller (user or service token) so one caller cannot use up its
+          agency’s limit. Requests over the limit get <code>429 Too Many Requests</code> with <code>Retry-After</code>.
           Changes reach every replica within a second.
         </p>
       </div>

@@ -1,4 +1,5 @@
 import { listClaims, listClaimsQuery } from "@/lib/claims/claim-queries";
+import { callerKeyOf } from "@/lib/gateway/access-policy";
 import { authedRoute, json, parseQuery } from "@/lib/http/route";
 import { submitClaim } from "@/lib/intake/submit-claim";
 import { rateLimitedError, rateLimitHeaders } from "@/lib/ratelimit/rate-limit-headers";
@@ -15,14 +16,17 @@ export async function POST(req: Request, rc: { params: Promise<Record<string, st
   const started = performance.now();
   let tenant: string | null = null;
   let limited = false;
+  let limitedBy = "tenant";
   const res = await authedRoute({ roles: ["veteran"] }, async ({ req, principal, meta }) => {
     tenant = principal.tenantId;
     let rate: RateDecision | null = null;
     if (tenant) {
-      const d0 = rateLimiter().check(tenant);
+      // the gateway's caller key (`user:<id>`): a tenant's perCaller limit counts uploads per veteran
+      const d0 = rateLimiter().check(tenant, undefined, callerKeyOf({ kind: "user", ...principal }));
       rate = d0 instanceof Promise ? await d0 : d0;
       if (!rate.allowed) {
         limited = true;
+        limitedBy = rate.policyName || "tenant";
         throw rateLimitedError(rate);
       }
     }
@@ -37,7 +41,7 @@ export async function POST(req: Request, rc: { params: Promise<Record<string, st
     });
   })(req, rc);
   if (tenant !== null) {
-    if (limited) recordRateLimited({ tenant, service: "intake", scope: "tenant" });
+    if (limited) recordRateLimited({ tenant, service: "intake", scope: limitedBy });
     else recordIntakeRequest({ tenant, status: res.status, latencyMs: performance.now() - started });
   }
   return res;

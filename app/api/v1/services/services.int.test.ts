@@ -125,6 +125,7 @@ describe("POST /api/v1/services", () => {
       breakerOpenSeconds: 30,
       breakerHalfOpenCalls: 3,
       maintenance: false,
+      access: { roles: ["operator", "admin"], services: ["*"] },
       status: "unknown",
       statusReason: null,
       statusChangedAt: null,

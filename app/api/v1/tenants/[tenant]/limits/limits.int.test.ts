@@ -86,6 +86,7 @@ describe("PUT /api/v1/tenants/<tenant>/limits", () => {
         service: null,
         rps: 12.5,
         burst: 40,
+        perCaller: null,
         updatedAt: expect.stringMatching(ISO),
         updatedBy: globalAdmin.username,
       });
@@ -105,7 +106,7 @@ describe("PUT /api/v1/tenants/<tenant>/limits", () => {
         action: "ratelimit.update",
         target: "*",
         outcome: "success",
-        data: { service: null, rps: 12.5, burst: 40, previous: null },
+        data: { service: null, rps: 12.5, burst: 40, perCaller: null, previous: null },
       },
     ]);
   });
@@ -123,7 +124,7 @@ describe("PUT /api/v1/tenants/<tenant>/limits", () => {
       `SELECT data FROM audit_events WHERE tenant_id = $1 AND action = 'ratelimit.update' ORDER BY id DESC LIMIT 1`,
       [tenant],
     );
-    expect(rows[0].data.previous).toEqual({ rps: 5, burst: 10 });
+    expect(rows[0].data.previous).toEqual({ rps: 5, burst: 10, perCaller: null });
   });
 
   it("stores a per-service limit for a registered service of the tenant", async () => {
@@ -134,7 +135,44 @@ describe("PUT /api/v1/tenants/<tenant>/limits", () => {
     expect(await res.json()).toMatchObject({ tenant, service: "doc-review", rps: 3, burst: 6 });
     expect(await bucketTokens(tenant, "doc-review")).toBe(6);
     const { rows } = await systemPool().query(`SELECT target, data FROM audit_events WHERE tenant_id = $1`, [tenant]);
-    expect(rows).toEqual([{ target: "doc-review", data: { service: "doc-review", rps: 3, burst: 6, previous: null } }]);
+    expect(rows).toEqual([
+      { target: "doc-review", data: { service: "doc-review", rps: 3, burst: 6, perCaller: null, previous: null } },
+    ]);
+  });
+
+  it("stores perCaller with the tenant-wide limit, lists it, audits it, and removes it when a write leaves it out", async () => {
+    const a = await createAgency();
+    const res = await put(globalAdmin, a.tenantId, { rps: 100, burst: 200, perCaller: { rps: 5, burst: 10 } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ service: null, rps: 100, burst: 200, perCaller: { rps: 5, burst: 10 } });
+    // a caller's bucket that was spent starts full again when the limit is written
+    await systemPool().query(
+      `INSERT INTO rate_buckets (tenant_id, scope, tokens, refilled_at) VALUES ($1, 'caller:user:x', 0, now())`,
+      [a.tenantId],
+    );
+
+    const listed = await (await get(a.operator, a.tenantId)).json();
+    expect(listed.items).toEqual([expect.objectContaining({ service: null, perCaller: { rps: 5, burst: 10 } })]);
+
+    const without = await put(globalAdmin, a.tenantId, { rps: 100, burst: 200 });
+    expect(await without.json()).toMatchObject({ rps: 100, burst: 200, perCaller: null });
+    expect(await bucketTokens(a.tenantId, "caller:user:x")).toBeNull();
+    expect((await (await get(globalAdmin, a.tenantId)).json()).items[0].perCaller).toBeNull();
+
+    const { rows } = await systemPool().query(
+      `SELECT data FROM audit_events WHERE tenant_id = $1 AND action = 'ratelimit.update' ORDER BY id`,
+      [a.tenantId],
+    );
+    expect(rows.map((r) => r.data)).toEqual([
+      { service: null, rps: 100, burst: 200, perCaller: { rps: 5, burst: 10 }, previous: null },
+      {
+        service: null,
+        rps: 100,
+        burst: 200,
+        perCaller: null,
+        previous: { rps: 100, burst: 200, perCaller: { rps: 5, burst: 10 } },
+      },
+    ]);
   });
 
   it.each([
@@ -148,6 +186,15 @@ describe("PUT /api/v1/tenants/<tenant>/limits", () => {
     ["an unknown key", { rps: 5, burst: 5, brust: 5 }, ""],
     ["a service name that is not a DNS label", { rps: 5, burst: 5, service: "Doc Review" }, "service"],
     ["a service that is not registered", { rps: 5, burst: 5, service: "no-such-service" }, "service"],
+    ["a perCaller rps of 0", { rps: 5, burst: 5, perCaller: { rps: 0, burst: 1 } }, "perCaller.rps"],
+    ["a fractional perCaller burst", { rps: 5, burst: 5, perCaller: { rps: 1, burst: 0.5 } }, "perCaller.burst"],
+    ["a perCaller without burst", { rps: 5, burst: 5, perCaller: { rps: 1 } }, "perCaller.burst"],
+    ["an unknown key in perCaller", { rps: 5, burst: 5, perCaller: { rps: 1, burst: 1, brust: 1 } }, "perCaller"],
+    [
+      "perCaller on a per-service limit",
+      { rps: 5, burst: 5, service: "doc-review", perCaller: { rps: 1, burst: 1 } },
+      "perCaller",
+    ],
   ])("refuses %s with 422 validation_failed naming the field, and changes nothing", async (_, body, field) => {
     const tenant = await createTenant("lim");
     const res = await put(globalAdmin, tenant, body);
@@ -258,8 +305,8 @@ describe("DELETE /api/v1/tenants/<tenant>/limits", () => {
       [tenant],
     );
     expect(rows).toEqual([
-      { target: "doc-review", data: { service: "doc-review", previous: { rps: 3, burst: 6 } } },
-      { target: "*", data: { service: null, previous: { rps: 50, burst: 100 } } },
+      { target: "doc-review", data: { service: "doc-review", previous: { rps: 3, burst: 6, perCaller: null } } },
+      { target: "*", data: { service: null, previous: { rps: 50, burst: 100, perCaller: null } } },
     ]);
 
     const again = await del(globalAdmin, tenant);

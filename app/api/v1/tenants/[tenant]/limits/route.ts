@@ -1,5 +1,6 @@
 import { authedRoute, json, param, parseJsonBody, parseQuery } from "@/lib/http/route";
-import { deleteLimit, limitInput, limitScopeQuery, listLimits, upsertLimit } from "@/lib/ratelimit/limits-repository";
+import { limitInput, limitScopeQuery } from "@/lib/ratelimit/limits-contract";
+import { deleteLimit, listLimits, upsertLimit } from "@/lib/ratelimit/limits-repository";
 
 export const dynamic = "force-dynamic";
 
@@ -8,7 +9,10 @@ export const GET = authedRoute({ roles: ["admin", "operator"] }, async (ctx) =>
   json(await listLimits(ctx.principal, param(ctx, "tenant"))),
 );
 
-/** Sets the tenant-wide limit, or with `"service"` one service's limit (admin). 200 with the stored limit. */
+/**
+ * Sets the tenant-wide limit (with `"perCaller"`: each caller's share inside it; left out: none), or
+ * with `"service"` one service's limit (admin). 200 with the stored limit.
+ */
 export const PUT = authedRoute({ roles: ["admin"] }, async (ctx) => {
   const input = await parseJsonBody(ctx.req, limitInput);
   return json(await upsertLimit(ctx.principal, param(ctx, "tenant"), input, { meta: ctx.meta }));
